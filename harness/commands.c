@@ -1,0 +1,180 @@
+/* The command tree of DESIGN.md. Commands whose issue has not landed are
+ * registered with their issue number: their help shows what they will do,
+ * and running them says so in one line and exits 1. */
+#include "harness/commands.h"
+
+#include <stddef.h>
+
+#define PENDING(issue, what) .pending_issue = (issue), .pending_what = (what)
+
+/* ---- datasets (issues 4 and 6) ---- */
+static const biqa_cmd datasets_list = {
+    .name = "list", .summary = "list the known datasets and whether they are present",
+    .usage = "biqa datasets list", PENDING(6, "real BIQA datasets")};
+static const biqa_cmd datasets_info = {
+    .name = "info", .summary = "show a dataset's manifest, licence and local state",
+    .usage = "biqa datasets info NAME", PENDING(6, "real BIQA datasets")};
+static const biqa_cmd datasets_fetch = {
+    .name = "fetch", .summary = "download, verify (SHA-256) and extract a dataset",
+    .usage = "biqa datasets fetch NAME [--offline]", PENDING(6, "real BIQA datasets")};
+static const biqa_cmd datasets_verify = {
+    .name = "verify", .summary = "re-check a dataset's files against their digests",
+    .usage = "biqa datasets verify NAME", PENDING(6, "real BIQA datasets")};
+static const biqa_cmd datasets_import = {
+    .name = "import", .summary = "adopt a dataset already on disk",
+    .usage = "biqa datasets import NAME --from PATH", PENDING(6, "real BIQA datasets")};
+static const biqa_cmd datasets_make = {
+    .name = "make", .summary = "generate the synthetic BIQA benchmark",
+    .usage = "biqa datasets make synthetic [--size test|demo|large] [--out DIR] [--seed N]",
+    PENDING(4, "the degradation engine and the synthetic benchmark")};
+static const biqa_cmd *const datasets_subs[] = {&datasets_list,   &datasets_info,
+                                                &datasets_fetch,  &datasets_verify,
+                                                &datasets_import, &datasets_make, NULL};
+static const biqa_cmd datasets = {.name = "datasets",
+                                  .summary = "BIQA datasets: manifests, download, verification",
+                                  .usage = "biqa datasets COMMAND",
+                                  .subs = datasets_subs};
+
+/* ---- degrade (issue 4) ---- */
+#define DEGRADE PENDING(4, "the degradation engine and the synthetic benchmark")
+static const biqa_cmd degrade_apply = {
+    .name = "apply", .summary = "degrade one image by a chain or a seeded draw",
+    .usage = "biqa degrade apply --in IMG --out IMG (--chain \"jpeg:3,gblur:2\" | --seed N)",
+    DEGRADE};
+static const biqa_cmd degrade_space = {
+    .name = "space", .summary = "print the size of the configured degradation space",
+    .usage = "biqa degrade space", DEGRADE};
+static const biqa_cmd degrade_sheet = {
+    .name = "sheet", .summary = "contact sheet of every type at every level",
+    .usage = "biqa degrade sheet --in IMG --out PNG", DEGRADE};
+static const biqa_cmd *const degrade_subs[] = {&degrade_apply, &degrade_space, &degrade_sheet,
+                                               NULL};
+static const biqa_cmd degrade = {.name = "degrade",
+                                 .summary = "QPT's degradation space: apply, count, look",
+                                 .usage = "biqa degrade COMMAND",
+                                 .subs = degrade_subs};
+
+/* ---- model (issue 3) ---- */
+static const biqa_cmd model_forward = {
+    .name = "forward", .summary = "run a backbone on a safetensors input, for checking against PyTorch",
+    .usage = "biqa model forward --backbone NAME --weights W.safetensors --input X.safetensors "
+             "--output Y.safetensors",
+    PENDING(3, "the model interface and the CPU backend")};
+static const biqa_cmd *const model_subs[] = {&model_forward, NULL};
+static const biqa_cmd model = {.name = "model", .summary = "the common model interface",
+                               .usage = "biqa model COMMAND", .subs = model_subs};
+
+/* ---- methods and protocols (issue 5) ---- */
+#define METHODS PENDING(5, "pretraining methods, fine-tuning and evaluation")
+static const biqa_cmd pretrain = {.name = "pretrain",
+                                  .summary = "pretrain a backbone (qpt, moco, simclr, supervised, scratch)",
+                                  .usage = "biqa pretrain --method NAME ...", METHODS};
+static const biqa_cmd finetune = {.name = "finetune",
+                                  .summary = "fine-tune a backbone on a BIQA dataset over N splits",
+                                  .usage = "biqa finetune ...", METHODS};
+static const biqa_cmd probe = {.name = "probe",
+                               .summary = "linear probe (ridge) on frozen features over N splits",
+                               .usage = "biqa probe ...", METHODS};
+static const biqa_cmd eval = {.name = "eval", .summary = "evaluate a checkpoint on a dataset",
+                              .usage = "biqa eval ...", METHODS};
+static const biqa_cmd reproduce = {.name = "reproduce",
+                                   .summary = "run a whole profile's grid into the results store",
+                                   .usage = "biqa reproduce [--profile test|demo|gpu-small|paper]",
+                                   METHODS};
+
+/* ---- score ---- */
+static const biqa_opt score_opts[] = {
+    {"csv", 0, "FILE", "predictions file (CSV with a header; - reads standard input)"},
+    {"mos", 0, "COL", "column of subjective scores (default: mos)"},
+    {"pred", 0, "COL", "column of predictions (default: pred)"},
+    {"record", 0, NULL, "also store the scores as a run in the results database"},
+    {"dataset", 0, "NAME", "dataset label of the recorded run (default: the file name)"},
+    {0}};
+static const biqa_cmd score = {
+    .name = "score",
+    .summary = "SRCC, PLCC (raw and logistic), KRCC and RMSE of any predictions file",
+    .usage = "biqa score --csv FILE [--mos COL] [--pred COL] [--record] [--json]",
+    .details =
+        "SRCC uses average ranks for ties; KRCC is tau-b; PLCC is given raw and after the\n"
+        "VQEG 4-parameter logistic mapping of predictions onto MOS, RMSE after that mapping.\n"
+        "Degenerate input (fewer than 3 rows, constant columns, NaN or inf) is flagged: the\n"
+        "undefined metrics are shown as NaN (null in JSON) and the exit status is 1.",
+    .examples = "  biqa score --csv preds.csv\n"
+                "  biqa score --csv koniq_test.csv --mos MOS --pred score --json\n"
+                "  biqa score --csv preds.csv --record --dataset koniq10k\n",
+    .opts = score_opts,
+    .run = biqa_cmd_score};
+
+/* ---- tables (issue 8) ---- */
+static const biqa_cmd tables = {.name = "tables",
+                                .summary = "regenerate the paper's tables from the results store",
+                                .usage = "biqa tables [--format md|latex|csv] [--out DIR]",
+                                PENDING(8, "paper tables and figures")};
+
+/* ---- runs ---- */
+static const biqa_opt runs_list_opts[] = {
+    {"status", 0, "S", "only runs with this status (running, finished, failed, interrupted)"},
+    {"kind", 0, "K", "only runs of this kind (pretrain, finetune, score, ...)"},
+    {"limit", 0, "N", "at most N runs, newest first (default 50; 0: all)"},
+    {0}};
+static const biqa_cmd runs_list = {
+    .name = "list", .summary = "list runs, newest first",
+    .usage = "biqa runs list [--status S] [--kind K] [--limit N]",
+    .examples = "  biqa runs list\n  biqa runs list --status interrupted --json\n",
+    .opts = runs_list_opts, .run = biqa_cmd_runs_list};
+static const biqa_cmd runs_show = {
+    .name = "show", .summary = "one run: provenance, metrics, failures, aggregates over splits",
+    .usage = "biqa runs show ID",
+    .examples = "  biqa runs show 12\n  biqa runs show 12 --json\n",
+    .run = biqa_cmd_runs_show};
+static const biqa_cmd *const runs_subs[] = {&runs_list, &runs_show, NULL};
+static const biqa_cmd runs = {.name = "runs", .summary = "the runs in the results store",
+                              .usage = "biqa runs COMMAND", .subs = runs_subs};
+
+/* ---- query ---- */
+static const biqa_cmd query = {
+    .name = "query", .summary = "read-only SQL over the results store",
+    .usage = "biqa query \"SQL\"",
+    .details = "Tables: runs, metrics, run_failures, published, meta. The database is opened\n"
+               "read-only: a statement that would write is refused.",
+    .examples = "  biqa query \"SELECT method, dataset, metric, value FROM published WHERE "
+                "method = 'QPT'\"\n"
+                "  biqa query \"SELECT run_id, metric, value FROM metrics\" --json\n",
+    .run = biqa_cmd_query};
+
+/* ---- bench (issues 4, 5, 7) ---- */
+static const biqa_cmd bench = {.name = "bench",
+                               .summary = "benchmarks against a peer run side by side",
+                               .usage = "biqa bench NAME ...",
+                               PENDING(4, "the first benchmark, degradation throughput")};
+
+/* ---- config ---- */
+static const biqa_opt config_opts[] = {
+    {"profile", 0, "P", "profile: test, demo (default), gpu-small or paper"},
+    {"config", 0, "FILE", "JSON file of knob values over the profile's"},
+    {"set", 0, "KEY=VALUE", "one knob's value (repeatable)"},
+    {0}};
+static const biqa_cmd config_show = {
+    .name = "show", .summary = "every knob with its value, where the value came from, and origin",
+    .usage = "biqa config show [--profile P] [--config FILE] [--set KEY=VALUE ...]",
+    .details = "Origin 'assumed' marks values paper/QPT.md lists as assumed: defaults, not the\n"
+               "paper's stated values. --json prints the resolved config and its SHA-256.",
+    .examples = "  biqa config show --profile demo\n"
+                "  biqa config show --profile paper --set moco.temperature=0.07 --json\n",
+    .opts = config_opts, .run = biqa_cmd_config_show};
+static const biqa_cmd *const config_subs[] = {&config_show, NULL};
+static const biqa_cmd config = {.name = "config", .summary = "the run configuration and profiles",
+                                .usage = "biqa config COMMAND", .subs = config_subs};
+
+static const biqa_cmd *const root_subs[] = {
+    &datasets, &degrade, &model, &pretrain, &finetune, &probe, &eval,   &score,
+    &reproduce, &tables, &runs,  &query,    &bench,    &config, NULL};
+
+const biqa_cmd biqa_root_cmd = {
+    .name = "biqa",
+    .summary = "biqa: a reproducible research harness for blind image quality assessment",
+    .usage = "biqa [global options] COMMAND [options]",
+    .details = "Every run is recorded with its provenance in the results database (--db).",
+    .examples = "  biqa score --csv preds.csv\n  biqa runs list\n"
+                "  biqa config show --profile demo\n",
+    .subs = root_subs};

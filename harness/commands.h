@@ -1,0 +1,16 @@
+/* Handlers of the commands that have landed (one file each). */
+#ifndef BIQA_HARNESS_COMMANDS_H
+#define BIQA_HARNESS_COMMANDS_H
+
+#include "harness/cli.h"
+
+int biqa_cmd_score(biqa_cli *cli);
+int biqa_cmd_runs_list(biqa_cli *cli);
+int biqa_cmd_runs_show(biqa_cli *cli);
+int biqa_cmd_query(biqa_cli *cli);
+int biqa_cmd_config_show(biqa_cli *cli);
+
+/* Usage error unless the command got between min and max positional args. */
+int biqa_expect_args(const biqa_cli *cli, int min, int max, const char *what);
+
+#endif

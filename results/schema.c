@@ -1,0 +1,59 @@
+/* The schema's history: migration i takes a database from user_version i-1
+ * to i. Never edit a migration that has shipped; add the next one. */
+#include "results/schema.h"
+
+#include <stddef.h>
+
+static const char *const migrations[] = {
+    /* 1: runs and their metrics. */
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  method TEXT, backbone TEXT, dataset TEXT,"
+    "  split_id TEXT, split_hash TEXT,"
+    "  seed INTEGER,"
+    "  config_json TEXT NOT NULL, config_hash TEXT NOT NULL,"
+    "  git_commit TEXT NOT NULL, git_dirty INTEGER NOT NULL,"
+    "  host TEXT NOT NULL, cpu TEXT, gpu TEXT, gpu_driver TEXT, cuda_version TEXT, cudnn_version TEXT,"
+    "  started_at TEXT NOT NULL, ended_at TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN ('running','finished','failed','interrupted')),"
+    "  error TEXT,"
+    "  parent_run INTEGER REFERENCES runs(id),"
+    "  checkpoint_path TEXT, checkpoint_sha256 TEXT,"
+    "  pid INTEGER, boot_id TEXT, proc_start INTEGER"
+    ");"
+    "CREATE INDEX runs_status ON runs(status);"
+    "CREATE TABLE metrics ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  dataset TEXT NOT NULL, split TEXT NOT NULL, metric TEXT NOT NULL,"
+    "  step INTEGER,"           /* NULL: the run's final value */
+    "  value REAL,"             /* NULL: undefined, see flags */
+    "  flags TEXT"
+    ");"
+    "CREATE UNIQUE INDEX metrics_key ON metrics(run_id, dataset, split, metric, ifnull(step, -1));",
+
+    /* 2: the paper's published numbers, reloaded when the compiled-in CSV changes. */
+    "CREATE TABLE published ("
+    "  paper TEXT NOT NULL, paper_table TEXT NOT NULL, method TEXT NOT NULL,"
+    "  dataset TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL, source TEXT NOT NULL"
+    ");"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+
+    /* 3: items a run could not process (an unreadable image, a failed
+     * download): counted on the run and listed, never silently dropped. */
+    "ALTER TABLE runs ADD COLUMN n_failed INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE run_failures ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  item TEXT NOT NULL, reason TEXT NOT NULL"
+    ");"
+    "CREATE INDEX run_failures_run ON run_failures(run_id);",
+};
+
+int biqa_schema_count(void) { return (int)(sizeof migrations / sizeof migrations[0]); }
+
+const char *biqa_schema_migration(int version)
+{
+    if (version < 1 || version > biqa_schema_count())
+        return NULL;
+    return migrations[version - 1];
+}
