@@ -12,17 +12,20 @@ BUILD   ?= build
 
 # Debian packages: build libraries, the test runner, and the independent
 # oracles the reference scripts call (SciPy/NumPy from Debian's python3).
-DEBS := gcc make pkg-config libsqlite3-dev libcjson-dev libssl-dev \
-        libcriterion-dev python3 python3-numpy python3-scipy
+DEBS := gcc make pkg-config libsqlite3-dev libcjson-dev libssl-dev libcriterion-dev \
+        libturbojpeg0-dev libpng-dev libdnnl-dev libopenblas-dev \
+        python3 python3-numpy python3-scipy python3-torch python3-torchvision \
+        python3-opencv python3-pil
 
-PKGS    := sqlite3 libcjson openssl
+PKGS    := sqlite3 libcjson openssl libturbojpeg libpng openblas
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 $(WARN) -D_GNU_SOURCE -I. -I$(BUILD)/gen \
+CFLAGS  += -std=c11 $(WARN) -D_GNU_SOURCE -fopenmp -I. -I$(BUILD)/gen \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread -lm
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -ldl -lpthread -lm
 
-LIB_SRC := $(wildcard core/*.c kernels/*.c results/*.c methods/*.c datasets/*.c)
+LIB_SRC := $(wildcard core/*.c kernels/*.c kernels/ref/*.c kernels/cpu/*.c kernels/image/*.c \
+                      results/*.c methods/*.c datasets/*.c)
 CU_SRC  := $(wildcard kernels/cuda/*.cu)
 ifeq ($(GPU),1)
   LIB_SRC := $(filter-out %_absent.c,$(LIB_SRC))

@@ -50,48 +50,85 @@ int biqa_read_file(const char *path, char **data, size_t *len, biqa_error *err)
     return 0;
 }
 
-int biqa_write_file_atomic(const char *path, const void *data, size_t len, biqa_error *err)
+int biqa_atomic_open(biqa_atomic_file *f, const char *path, biqa_error *err)
 {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp)
+    f->path = strdup(path);
+    f->tmp = malloc(plen + 16);
+    f->fd = -1;
+    if (!f->path || !f->tmp) {
+        biqa_atomic_abort(f);
         return biqa_fail(err, "%s: out of memory", path);
-    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return biqa_fail(err, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
     }
+    snprintf(f->tmp, plen + 16, "%s.tmpXXXXXX", path);
+    f->fd = mkstemp(f->tmp);
+    if (f->fd < 0) {
+        int e = errno;
+        free(f->tmp);
+        f->tmp = NULL; /* nothing to unlink */
+        biqa_atomic_abort(f);
+        return biqa_fail(err, "%s: cannot create a temporary file beside it: %s", path,
+                         strerror(e));
+    }
+    return 0;
+}
+
+int biqa_atomic_write(biqa_atomic_file *f, const void *data, size_t len, biqa_error *err)
+{
     const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
+    while (len > 0) {
+        ssize_t w = write(f->fd, p, len);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0)
-            goto fail;
+        if (w < 0) {
+            int e = errno;
+            biqa_fail(err, "%s: %s", f->path, strerror(e));
+            biqa_atomic_abort(f);
+            return -1;
+        }
         p += w;
-        left -= (size_t)w;
+        len -= (size_t)w;
     }
-    if (fsync(fd) < 0)
-        goto fail;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto fail;
-    }
-    if (rename(tmp, path) < 0) {
-        fd = -1;
-        goto fail;
-    }
-    free(tmp);
     return 0;
-fail: {
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    free(tmp);
-    return biqa_fail(err, "%s: %s", path, strerror(e));
 }
+
+int biqa_atomic_commit(biqa_atomic_file *f, biqa_error *err)
+{
+    int rc = fsync(f->fd);
+    if (rc == 0) {
+        rc = close(f->fd);
+        f->fd = -1;
+    }
+    if (rc == 0)
+        rc = rename(f->tmp, f->path);
+    if (rc < 0) {
+        int e = errno;
+        biqa_fail(err, "%s: %s", f->path, strerror(e));
+        biqa_atomic_abort(f);
+        return -1;
+    }
+    free(f->tmp);
+    free(f->path);
+    f->tmp = f->path = NULL;
+    return 0;
+}
+
+void biqa_atomic_abort(biqa_atomic_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    if (f->tmp)
+        unlink(f->tmp);
+    free(f->tmp);
+    free(f->path);
+    f->fd = -1;
+    f->tmp = f->path = NULL;
+}
+
+int biqa_write_file_atomic(const char *path, const void *data, size_t len, biqa_error *err)
+{
+    biqa_atomic_file f;
+    if (biqa_atomic_open(&f, path, err) < 0 || biqa_atomic_write(&f, data, len, err) < 0)
+        return -1;
+    return biqa_atomic_commit(&f, err);
 }

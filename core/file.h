@@ -14,4 +14,17 @@ int biqa_read_file(const char *path, char **data, size_t *len, biqa_error *err);
  * fsync, rename. A reader never sees a half-written file. */
 int biqa_write_file_atomic(const char *path, const void *data, size_t len, biqa_error *err);
 
+/* A file written in pieces that appears at its path only when complete:
+ * open writes to a temporary file beside path, commit fsyncs and renames,
+ * abort (or any failed write, which aborts) removes the temporary. */
+typedef struct biqa_atomic_file {
+    char *path, *tmp;
+    int fd;
+} biqa_atomic_file;
+
+int biqa_atomic_open(biqa_atomic_file *f, const char *path, biqa_error *err);
+int biqa_atomic_write(biqa_atomic_file *f, const void *data, size_t len, biqa_error *err);
+int biqa_atomic_commit(biqa_atomic_file *f, biqa_error *err);
+void biqa_atomic_abort(biqa_atomic_file *f);
+
 #endif

@@ -54,12 +54,25 @@ static const biqa_cmd degrade = {.name = "degrade",
                                  .usage = "biqa degrade COMMAND",
                                  .subs = degrade_subs};
 
-/* ---- model (issue 3) ---- */
+/* ---- model ---- */
+static const biqa_opt model_forward_opts[] = {
+    {"backbone", 0, "NAME", "resnet18, resnet34, resnet50, resnet101, or a -wF variant"},
+    {"weights", 0, "W.safetensors", "torchvision state_dict (strict: every key must match); "
+                                    "without it the init of --seed"},
+    {"input", 0, "X.safetensors", "key 'input': float32 N x 3 x H x W (NCHW, as PyTorch)"},
+    {"output", 0, "Y.safetensors", "gets 'features' (N x D, pooled) and 'logits' (with an fc)"},
+    {"train", 0, NULL, "batch norm in training mode (batch statistics)"},
+    {0}};
 static const biqa_cmd model_forward = {
     .name = "forward", .summary = "run a backbone on a safetensors input, for checking against PyTorch",
     .usage = "biqa model forward --backbone NAME --weights W.safetensors --input X.safetensors "
-             "--output Y.safetensors",
-    PENDING(3, "the model interface and the CPU backend")};
+             "--output Y.safetensors [--backend ref|cpu] [--train]",
+    .details = "The weights use torchvision's names and OIHW layouts, so a state_dict saved from\n"
+               "torchvision.models.resnet50() (as safetensors) loads as it is.",
+    .examples = "  biqa model forward --backbone resnet50 --weights r50.safetensors \\\n"
+                "      --input x.safetensors --output y.safetensors --backend cpu\n",
+    .opts = model_forward_opts,
+    .run = biqa_cmd_model_forward};
 static const biqa_cmd *const model_subs[] = {&model_forward, NULL};
 static const biqa_cmd model = {.name = "model", .summary = "the common model interface",
                                .usage = "biqa model COMMAND", .subs = model_subs};

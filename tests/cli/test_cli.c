@@ -90,7 +90,7 @@ Test(cli, pending_commands_say_so_and_exit_1)
 {
     static const char *const pending[] = {"pretrain", "finetune", "probe", "eval", "reproduce",
                                           "tables", "bench", "datasets list", "degrade space",
-                                          "model forward", NULL};
+                                          NULL};
     for (const char *const *c = pending; *c; c++) {
         cli_result r;
         cli_run(&r, "$BIQA %s", *c);

@@ -1,5 +1,7 @@
-/* The reference scripts: biqa against independent oracles (SciPy, NumPy),
- * each a Python program under tests/ref that exits non-zero on a mismatch. */
+/* The reference scripts: biqa against independent oracles, each a Python
+ * program under tests/ref (run with Debian's python3) that says in its
+ * docstring what it compares and to what tolerance, prints a line per check
+ * and exits non-zero on any mismatch. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,32 @@ static void run_reference(const char *script)
     cli_result_free(&r);
 }
 
+/* SRCC, PLCC (raw, logistic), KRCC, RMSE, bootstrap: SciPy and NumPy. */
 Test(reference, metrics_agree_with_scipy, .timeout = 600)
 {
     run_reference("metrics_vs_scipy.py");
+}
+
+/* Every backend op, forward and backward, on ref and cpu: PyTorch float64. */
+Test(reference, ops_agree_with_torch, .timeout = 300)
+{
+    run_reference("ops_vs_torch.py");
+}
+
+/* SGD, AdamW and the schedules: torch.optim and its lr schedulers. */
+Test(reference, optim_agrees_with_torch, .timeout = 300)
+{
+    run_reference("optim_vs_torch.py");
+}
+
+/* safetensors files both ways: tests/ref/st.py and NumPy's conversions. */
+Test(reference, safetensors_interop_with_python, .timeout = 300)
+{
+    run_reference("safetensors_interop.py");
+}
+
+/* Whole ResNets, forward, backward, 20 SGD steps, checkpoints: torchvision. */
+Test(reference, resnets_agree_with_torchvision, .timeout = 900)
+{
+    run_reference("resnet_vs_torch.py");
 }
