@@ -7,14 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/csv.h"
 #include "core/digest.h"
-#include "core/file.h"
 #include "core/log.h"
 #include "harness/commands.h"
 #include "harness/output.h"
 #include "results/metrics.h"
 #include "results/runs.h"
+#include "results/score_csv.h"
 
 struct metric_view {
     const char *name, *label;
@@ -141,63 +140,35 @@ int biqa_cmd_score(biqa_cli *cli)
     const char *mos = biqa_arg(a, "mos") ? biqa_arg(a, "mos") : "mos";
     const char *pred = biqa_arg(a, "pred") ? biqa_arg(a, "pred") : "pred";
     biqa_error err = {{0}};
-    biqa_csv csv;
-    size_t mcol, pcol, len;
-    char *text, digest[BIQA_SHA256_HEX_LEN] = "";
-    /* Digest the bytes before parsing (which rewrites them in place): it
-     * identifies exactly which predictions a recorded run scored. */
-    if (biqa_read_file(file, &text, &len, &err) < 0) {
+    biqa_scored_file f;
+    if (biqa_score_csv(file, mos, pred, &f, &err) < 0) {
         biqa_error_line("%s", err.msg);
         return BIQA_EXIT_FAIL;
     }
-    biqa_sha256_hex(text, len, digest);
-    if (biqa_csv_parse(file, text, len, &csv, &err) < 0) {
-        biqa_error_line("%s", err.msg);
-        return BIQA_EXIT_FAIL;
-    }
-    double *m = NULL, *p = NULL;
-    int rc = BIQA_EXIT_FAIL;
-    if (biqa_csv_find_column(&csv, mos, &mcol, &err) < 0 ||
-        biqa_csv_find_column(&csv, pred, &pcol, &err) < 0)
-        goto out;
-    m = malloc(csv.nrows * sizeof *m);
-    p = malloc(csv.nrows * sizeof *p);
-    if (!m || !p) {
-        biqa_fail(&err, "%s: out of memory for %zu rows", file, csv.nrows);
-        goto out;
-    }
-    if (biqa_csv_column_doubles(&csv, mcol, m, &err) < 0 ||
-        biqa_csv_column_doubles(&csv, pcol, p, &err) < 0)
-        goto out;
-    biqa_scores s;
-    biqa_score(m, p, csv.nrows, &s);
+    const biqa_scores *s = &f.scores;
     int64_t run_id = 0;
     if (biqa_flag(a, "record")) {
         char *copy = strdup(file);
         const char *label = biqa_arg(a, "dataset") ? biqa_arg(a, "dataset") : basename(copy);
-        int r = record(cli, file, digest, mos, pred, label, &s, &run_id, &err);
+        int r = record(cli, file, f.sha256, mos, pred, label, s, &run_id, &err);
         free(copy);
-        if (r < 0)
-            goto out;
+        if (r < 0) {
+            biqa_error_line("%s", err.msg);
+            return BIQA_EXIT_FAIL;
+        }
     }
-    print_scores(cli, file, mos, pred, &s, run_id);
-    rc = BIQA_EXIT_OK;
+    print_scores(cli, file, mos, pred, s, run_id);
+    int rc = BIQA_EXIT_OK;
     for (unsigned bit = 1; bit; bit <<= 1)
-        if (s.flags & bit) {
+        if (s->flags & bit) {
             rc = BIQA_EXIT_FAIL;
             if (bit == BIQA_MF_NONFINITE)
                 biqa_error_line("%s: %zu row(s) with NaN or infinity, the first at data row %zu "
                                 "(line %zu): metrics undefined",
-                                file, s.n_nonfinite, s.first_nonfinite + 1,
-                                csv.lines[s.first_nonfinite + 1]);
+                                file, s->n_nonfinite, s->first_nonfinite + 1,
+                                f.first_nonfinite_line);
             else
                 biqa_error_line("%s: %s", file, biqa_metric_flag_text(bit));
         }
-out:
-    if (rc == BIQA_EXIT_FAIL && err.msg[0])
-        biqa_error_line("%s", err.msg);
-    free(m);
-    free(p);
-    biqa_csv_free(&csv);
     return rc;
 }

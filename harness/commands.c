@@ -155,11 +155,46 @@ static const biqa_cmd query = {
                 "  biqa query \"SELECT run_id, metric, value FROM metrics\" --json\n",
     .run = biqa_cmd_query};
 
-/* ---- bench (issues 4, 5, 7) ---- */
-static const biqa_cmd bench = {.name = "bench",
-                               .summary = "benchmarks against a peer run side by side",
-                               .usage = "biqa bench NAME ...",
-                               PENDING(4, "the first benchmark, degradation throughput")};
+/* ---- bench ---- */
+static const biqa_opt bench_score_opts[] = {
+    {"rows", 0, "N", "predictions to score (default 1000000)"},
+    {"repeat", 0, "R", "take the best of R runs, for biqa and the peer (default 3)"},
+    {0}};
+static const biqa_cmd bench_score = {
+    .name = "score", .summary = "biqa score against NumPy + SciPy on the same file",
+    .usage = "biqa bench score [--rows N] [--repeat R]",
+    .examples = "  biqa bench score\n  biqa bench score --rows 100000 --json\n",
+    .opts = bench_score_opts, .run = biqa_cmd_bench_score};
+static const biqa_opt bench_train_step_opts[] = {
+    {"backbone", 0, "NAME", "backbone (default resnet18-w0.25)"},
+    {"size", 0, "PX", "square input size (default 64)"},
+    {"batch", 0, "N", "batch size (default 32)"},
+    {"steps", 0, "N", "timed steps, the best is reported (default 3)"},
+    {"warmup", 0, "N", "untimed steps first (default 1)"},
+    {0}};
+static const biqa_cmd bench_train_step = {
+    .name = "train-step",
+    .summary = "ResNet forward + backward + SGD against the same step in PyTorch",
+    .usage = "biqa bench train-step [--backend cpu] [--backbone NAME] [--size PX] [--batch N] "
+             "[--threads N]",
+    .details = "A 1000-class ResNet on a fixed random batch: forward, softmax cross-entropy,\n"
+               "backward, SGD (momentum 0.9, weight decay 1e-4); PyTorch runs the same step\n"
+               "with the same thread count. Images per second, best step of each.",
+    .examples = "  biqa bench train-step --backbone resnet18-w0.25 --size 64 --batch 32\n"
+                "  biqa bench train-step --backbone resnet50 --size 224 --batch 32\n",
+    .opts = bench_train_step_opts, .run = biqa_cmd_bench_train_step};
+static const biqa_cmd bench_degrade = {
+    .name = "degrade", .summary = "degradation chains per second against OpenCV/NumPy",
+    .usage = "biqa bench degrade", PENDING(4, "the degradation engine")};
+static const biqa_cmd *const bench_subs[] = {&bench_score, &bench_train_step, &bench_degrade,
+                                             NULL};
+static const biqa_cmd bench = {
+    .name = "bench", .summary = "benchmarks against a peer run side by side",
+    .usage = "biqa bench NAME [options]",
+    .details = "Each benchmark measures biqa in-process and its peer (PyTorch, SciPy, OpenCV)\n"
+               "on the same input in the same session, prints the ratio, and records both\n"
+               "as a run of kind 'bench' in the results store.",
+    .subs = bench_subs};
 
 /* ---- config ---- */
 static const biqa_opt config_opts[] = {

@@ -10,6 +10,8 @@ int biqa_cmd_runs_show(biqa_cli *cli);
 int biqa_cmd_query(biqa_cli *cli);
 int biqa_cmd_config_show(biqa_cli *cli);
 int biqa_cmd_model_forward(biqa_cli *cli);
+int biqa_cmd_bench_score(biqa_cli *cli);
+int biqa_cmd_bench_train_step(biqa_cli *cli);
 
 /* Usage error unless the command got between min and max positional args. */
 int biqa_expect_args(const biqa_cli *cli, int min, int max, const char *what);

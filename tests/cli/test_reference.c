@@ -49,3 +49,9 @@ Test(reference, resnets_agree_with_torchvision, .timeout = 900)
 {
     run_reference("resnet_vs_torch.py");
 }
+
+/* Image codecs and the 26 degradation ops: OpenCV, Pillow, SciPy, NumPy. */
+Test(reference, degrade_agrees_with_opencv_pillow_numpy, .timeout = 600)
+{
+    run_reference("degrade_vs_opencv.py");
+}

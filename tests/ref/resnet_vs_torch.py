@@ -28,11 +28,11 @@ import tempfile
 
 import numpy as np
 import torch
-import torchvision
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "..", "harness", "bench")]
 import st  # noqa: E402
+from torch_resnet import resnet  # noqa: E402
 
 torch.set_num_threads(2)
 failures = []
@@ -50,34 +50,9 @@ def rel(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12))
 
 
-class ScaledResNet(torchvision.models.ResNet):
-    """torchvision's ResNet with every channel count times `width` (biqa's
-    -wF variants): torchvision's own blocks, its init, its state_dict names."""
-
-    def __init__(self, block, layers, width, num_classes):
-        torch.nn.Module.__init__(self)
-        self._norm_layer = torch.nn.BatchNorm2d
-        self.dilation, self.groups, self.base_width = 1, 1, 64
-        w = lambda c: max(1, round(c * width))  # noqa: E731
-        self.inplanes = w(64)
-        self.conv1 = torch.nn.Conv2d(3, self.inplanes, 7, 2, 3, bias=False)
-        self.bn1 = torch.nn.BatchNorm2d(self.inplanes)
-        self.relu = torch.nn.ReLU(inplace=True)
-        self.maxpool = torch.nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(block, w(64), layers[0])
-        self.layer2 = self._make_layer(block, w(128), layers[1], stride=2)
-        self.layer3 = self._make_layer(block, w(256), layers[2], stride=2)
-        self.layer4 = self._make_layer(block, w(512), layers[3], stride=2)
-        self.avgpool = torch.nn.AdaptiveAvgPool2d(1)
-        self.fc = torch.nn.Linear(w(512) * block.expansion, num_classes)
-
-
 def make_model(name, classes, seed, gamma=(0.5, 1.5)):
     torch.manual_seed(seed)
-    if name == "resnet18-w0.25":
-        m = ScaledResNet(BasicBlock, [2, 2, 2, 2], 0.25, classes)
-    else:
-        m = getattr(torchvision.models, name)(num_classes=classes)
+    m = resnet(name, classes)
     # Non-trivial batch-norm state, so eval mode and the affine parameters matter.
     g = torch.Generator().manual_seed(seed + 1)
     for mod in m.modules():
