@@ -23,7 +23,8 @@ int biqa_state_add(biqa_state_dict *sd, const char *name, int ndim, const int64_
     if (!e->name)
         return -1;
     e->ndim = ndim;
-    memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim > 0) /* a scalar (num_batches_tracked) has no shape */
+        memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
     e->tensor = tensor;
     e->counter = counter;
     sd->count++;

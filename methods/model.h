@@ -10,7 +10,14 @@
  * Backbones: "resnet18", "resnet34", "resnet50", "resnet101" (torchvision's
  * v1.5 topology: stride in the bottleneck's 3x3 conv), and width-scaled
  * variants "resnet18-w0.25" etc. (every channel count times the factor,
- * at least 1) for CPU-sized work. */
+ * at least 1) for CPU-sized work.
+ *
+ * Heads are models too, composed after a backbone's pooled features:
+ * "mlp:IN-H1-...-OUT" is a stack of linear layers with ReLU between them
+ * (nn.Sequential(Linear, ReLU, Linear, ...), state_dict names "0.weight",
+ * "0.bias", "2.weight", ...): "mlp:2048-2048-128" is MoCo v2's projection,
+ * "mlp:2048-1" a linear regression head, "mlp:2048-1000" a classifier. Its
+ * input is (n, IN, 1, 1), its features the last layer's output. */
 #ifndef BIQA_METHODS_MODEL_H
 #define BIQA_METHODS_MODEL_H
 
@@ -26,6 +33,7 @@ typedef struct biqa_model biqa_model;
 typedef struct biqa_model_options {
     int num_classes; /* > 0: a classifier `fc` (features -> num_classes) after pooling */
     uint64_t seed;   /* initialisation (torchvision's init schemes, biqa's RNG) */
+    int input_grad;  /* 1: backward also computes the gradient w.r.t. the input */
 } biqa_model_options;
 
 biqa_model *biqa_model_create(const char *backbone, const biqa_model_options *opt,
@@ -50,6 +58,10 @@ int biqa_model_forward(biqa_model *m, const biqa_tensor *x, const biqa_tensor **
  * accumulate (kernels/backend.h). */
 int biqa_model_backward(biqa_model *m, const biqa_tensor *dfeatures, const biqa_tensor *dlogits,
                         biqa_error *err);
+
+/* The gradient w.r.t. the last forward's input, after backward (NULL
+ * unless created with input_grad). */
+const biqa_tensor *biqa_model_input_grad(const biqa_model *m);
 
 /* The trainable parameters (weights and biases with their gradients). */
 size_t biqa_model_params(biqa_model *m, biqa_param **params);

@@ -38,7 +38,9 @@ typedef struct block {
     act a1, r1, a2, r2, a3, dsa, dsr, out, gx_tmp;
 } block;
 
-struct biqa_model {
+typedef struct resnet resnet;
+
+struct resnet {
     biqa_backend *be;
     int training, num_classes, feature_dim;
     conv stem;
@@ -60,9 +62,12 @@ struct biqa_model {
     void **act_allocs;
     size_t nact_allocs, cap_act_allocs;
     const biqa_tensor *input;
-    act c1, b1, pool, feat, logits;
+    act c1, b1, pool, feat, logits, input_grad;
     int32_t *argmax;
+    int want_input_grad;
 };
+
+static void resnet_destroy(resnet *m);
 
 /* ---- architecture ---- */
 
@@ -113,7 +118,7 @@ static int scaled(int channels, double width)
 
 /* Parameters are counted before they are made (count_params), so params
  * never moves and layers can point into it. */
-static biqa_param *add_param(biqa_model *m, const char *name, int n, int c, int h, int w,
+static biqa_param *add_param(resnet *m, const char *name, int n, int c, int h, int w,
                              int no_decay)
 {
     biqa_param *p = &m->params[m->nparams++];
@@ -137,7 +142,7 @@ static size_t count_params(const arch *a, int num_classes)
     return n + (num_classes > 0 ? 2 : 0);
 }
 
-static int make_conv(biqa_model *m, conv *c, const char *name, int cin, int cout, int k,
+static int make_conv(resnet *m, conv *c, const char *name, int cin, int cout, int k,
                      int stride, int pad)
 {
     char key[96];
@@ -148,7 +153,7 @@ static int make_conv(biqa_model *m, conv *c, const char *name, int cin, int cout
     return c->w ? 0 : -1;
 }
 
-static int make_bn(biqa_model *m, bnorm *b, const char *name, int c)
+static int make_bn(resnet *m, bnorm *b, const char *name, int c)
 {
     char key[96];
     b->c = c;
@@ -161,7 +166,7 @@ static int make_bn(biqa_model *m, bnorm *b, const char *name, int c)
     return b->gamma && b->beta ? 0 : -1;
 }
 
-static int make_block(biqa_model *m, block *b, int layer, int index, int cin, int planes,
+static int make_block(resnet *m, block *b, int layer, int index, int cin, int planes,
                       int stride, int bottleneck)
 {
     char name[64];
@@ -202,7 +207,7 @@ static double normal(uint64_t seed, uint64_t stream, uint64_t i)
 /* Fills the host copy of every parameter: convs kaiming_normal_(fan_out,
  * relu); batch norm weight 1, bias 0; fc as nn.Linear: U(-1/sqrt(fan_in),
  * 1/sqrt(fan_in)) for weight and bias. Each tensor's stream is its name. */
-static void init_params(biqa_model *m, uint64_t seed, float *host)
+static void init_params(resnet *m, uint64_t seed, float *host)
 {
     size_t off = 0;
     for (size_t i = 0; i < m->nparams; i++) {
@@ -230,7 +235,7 @@ static void init_params(biqa_model *m, uint64_t seed, float *host)
 /* ---- creation ---- */
 
 /* A vector of c values, or a parameter with its own 4-D shape (ndim 4). */
-static int add_state(biqa_model *m, biqa_tensor *t, const char *name, int ndim, int c)
+static int add_state(resnet *m, biqa_tensor *t, const char *name, int ndim, int c)
 {
     int64_t shape[4] = {t->n, t->c, t->h, t->w};
     if (ndim == 1)
@@ -238,7 +243,7 @@ static int add_state(biqa_model *m, biqa_tensor *t, const char *name, int ndim, 
     return biqa_state_add(&m->sd, name, ndim, shape, t, NULL);
 }
 
-static int add_bn_state(biqa_model *m, bnorm *b)
+static int add_bn_state(resnet *m, bnorm *b)
 {
     char prefix[96], key[128];
     const char *dot = strrchr(b->gamma->name, '.');
@@ -254,13 +259,13 @@ static int add_bn_state(biqa_model *m, bnorm *b)
     return rc ? -1 : 0;
 }
 
-static int add_conv_state(biqa_model *m, conv *c)
+static int add_conv_state(resnet *m, conv *c)
 {
     return add_state(m, &c->w->value, c->w->name, 4, 0);
 }
 
 /* The state dict in torchvision's order. */
-static int build_state_dict(biqa_model *m)
+static int build_state_dict(resnet *m)
 {
     int rc = add_conv_state(m, &m->stem) | add_bn_state(m, &m->stem_bn);
     for (int i = 0; i < m->nblocks; i++) {
@@ -283,7 +288,7 @@ static int build_state_dict(biqa_model *m)
 /* Points every parameter, gradient and batch-norm buffer into the three
  * allocations, and sets the buffers as torch.nn.BatchNorm2d starts them
  * (running mean 0, running variance 1). */
-static void assign_memory(biqa_model *m)
+static void assign_memory(resnet *m)
 {
     size_t off = 0;
     for (size_t i = 0; i < m->nparams; i++) {
@@ -309,19 +314,20 @@ static void *alloc_floats(biqa_backend *be, size_t n)
     return be->alloc(be, (n ? n : 1) * sizeof(float));
 }
 
-biqa_model *biqa_model_create(const char *backbone, const biqa_model_options *opt,
+static resnet *resnet_create(const char *backbone, const biqa_model_options *opt,
                               biqa_backend *be, biqa_error *err)
 {
     double width;
     const arch *a = parse_backbone(backbone, &width, err);
     if (!a)
         return NULL;
-    biqa_model *m = calloc(1, sizeof *m);
+    resnet *m = calloc(1, sizeof *m);
     if (!m)
         goto oom;
     m->be = be;
     m->training = 1;
     m->num_classes = opt ? opt->num_classes : 0;
+    m->want_input_grad = opt && opt->input_grad;
     size_t cap = count_params(a, m->num_classes);
     m->params = calloc(cap, sizeof *m->params);
     m->bns = calloc(cap, sizeof *m->bns);
@@ -366,13 +372,13 @@ biqa_model *biqa_model_create(const char *backbone, const biqa_model_options *op
     return m;
 oom:
     biqa_fail(err, "%s: out of memory creating the model", backbone);
-    biqa_model_destroy(m);
+    resnet_destroy(m);
     return NULL;
 }
 
 /* ---- activations ---- */
 
-static void free_activations(biqa_model *m)
+static void free_activations(resnet *m)
 {
     for (size_t i = 0; i < m->nact_allocs; i++)
         m->be->free(m->be, m->act_allocs[i]);
@@ -380,7 +386,7 @@ static void free_activations(biqa_model *m)
     m->act_n = 0;
 }
 
-static int alloc_act(biqa_model *m, act *a, int n, int c, int h, int w)
+static int alloc_act(resnet *m, act *a, int n, int c, int h, int w)
 {
     if (m->nact_allocs + 2 > m->cap_act_allocs) {
         size_t cap = m->cap_act_allocs ? m->cap_act_allocs * 2 : 128;
@@ -407,7 +413,7 @@ static int conv_out(int size, const conv *c)
 }
 
 /* Allocates every activation (and its gradient) for input n x 3 x h x w. */
-static int ensure_activations(biqa_model *m, int n, int h, int w, biqa_error *err)
+static int ensure_activations(resnet *m, int n, int h, int w, biqa_error *err)
 {
     if (m->act_n == n && m->act_h == h && m->act_w == w)
         return 0;
@@ -446,6 +452,8 @@ static int ensure_activations(biqa_model *m, int n, int h, int w, biqa_error *er
         h = h2, w = w2;
     }
     rc |= alloc_act(m, &m->feat, n, m->feature_dim, 1, 1);
+    if (m->want_input_grad)
+        rc |= alloc_act(m, &m->input_grad, n, 3, in_h, in_w);
     if (m->num_classes > 0)
         rc |= alloc_act(m, &m->logits, n, m->num_classes, 1, 1);
     if (rc || !m->argmax) {
@@ -459,12 +467,12 @@ static int ensure_activations(biqa_model *m, int n, int h, int w, biqa_error *er
 
 /* ---- forward ---- */
 
-static void conv_fwd(biqa_model *m, const conv *c, const biqa_tensor *x, biqa_tensor *y)
+static void conv_fwd(resnet *m, const conv *c, const biqa_tensor *x, biqa_tensor *y)
 {
     m->be->conv2d_fwd(m->be, &c->p, x, &c->w->value, NULL, y);
 }
 
-static void bn_fwd(biqa_model *m, bnorm *b, const biqa_tensor *x, biqa_tensor *y)
+static void bn_fwd(resnet *m, bnorm *b, const biqa_tensor *x, biqa_tensor *y)
 {
     biqa_backend *be = m->be;
     if (m->training)
@@ -474,7 +482,7 @@ static void bn_fwd(biqa_model *m, bnorm *b, const biqa_tensor *x, biqa_tensor *y
         be->bn_fwd_eval(be, x, &b->gamma->value, &b->beta->value, &b->mean, &b->var, BN_EPS, y);
 }
 
-static void block_fwd(biqa_model *m, block *b, const biqa_tensor *x)
+static void block_fwd(resnet *m, block *b, const biqa_tensor *x)
 {
     biqa_backend *be = m->be;
     conv_fwd(m, &b->c1, x, &b->a1.t);
@@ -499,7 +507,7 @@ static void block_fwd(biqa_model *m, block *b, const biqa_tensor *x)
     be->relu_fwd(be, &b->out.t, &b->out.t);
 }
 
-int biqa_model_forward(biqa_model *m, const biqa_tensor *x, const biqa_tensor **features,
+static int resnet_forward(resnet *m, const biqa_tensor *x, const biqa_tensor **features,
                        const biqa_tensor **logits, biqa_error *err)
 {
     if (x->c != 3)
@@ -539,7 +547,7 @@ int biqa_model_forward(biqa_model *m, const biqa_tensor *x, const biqa_tensor **
 
 /* In eval mode, batch norm's backward uses the running statistics as
  * constants: mean = running mean, invstd = 1 / sqrt(running var + eps). */
-static void eval_stats(biqa_model *m, bnorm *b)
+static void eval_stats(resnet *m, bnorm *b)
 {
     float *host = malloc((size_t)b->c * sizeof *host);
     if (!host)
@@ -552,7 +560,7 @@ static void eval_stats(biqa_model *m, bnorm *b)
     free(host);
 }
 
-static void bn_bwd(biqa_model *m, bnorm *b, const biqa_tensor *x, const biqa_tensor *dy,
+static void bn_bwd(resnet *m, bnorm *b, const biqa_tensor *x, const biqa_tensor *dy,
                    biqa_tensor *dx)
 {
     if (!m->training)
@@ -561,14 +569,14 @@ static void bn_bwd(biqa_model *m, bnorm *b, const biqa_tensor *x, const biqa_ten
                   dx, &b->gamma->grad, &b->beta->grad);
 }
 
-static void conv_bwd(biqa_model *m, const conv *c, const biqa_tensor *x, const biqa_tensor *dy,
+static void conv_bwd(resnet *m, const conv *c, const biqa_tensor *x, const biqa_tensor *dy,
                      biqa_tensor *dx)
 {
     m->be->conv2d_bwd(m->be, &c->p, x, &c->w->value, dy, dx, &c->w->grad, NULL);
 }
 
 /* dout (in b->out.g) -> dx (written). */
-static void block_bwd(biqa_model *m, block *b, const biqa_tensor *x, biqa_tensor *dx)
+static void block_bwd(resnet *m, block *b, const biqa_tensor *x, biqa_tensor *dx)
 {
     biqa_backend *be = m->be;
     biqa_tensor *dsum = &b->out.g;
@@ -594,8 +602,8 @@ static void block_bwd(biqa_model *m, block *b, const biqa_tensor *x, biqa_tensor
     }
 }
 
-int biqa_model_backward(biqa_model *m, const biqa_tensor *dfeatures, const biqa_tensor *dlogits,
-                        biqa_error *err)
+static int resnet_backward(resnet *m, const biqa_tensor *dfeatures, const biqa_tensor *dlogits,
+                           const biqa_tensor **dinput, biqa_error *err)
 {
     if (!m->input)
         return biqa_fail(err, "backward before any forward");
@@ -623,33 +631,13 @@ int biqa_model_backward(biqa_model *m, const biqa_tensor *dfeatures, const biqa_
     be->maxpool_bwd(be, &m->pool.g, m->argmax, &m->b1.g);
     be->relu_bwd(be, &m->b1.t, &m->b1.g, &m->b1.g);
     bn_bwd(m, &m->stem_bn, &m->c1.t, &m->b1.g, &m->c1.g);
-    conv_bwd(m, &m->stem, m->input, &m->c1.g, NULL);
+    conv_bwd(m, &m->stem, m->input, &m->c1.g, dinput ? &m->input_grad.t : NULL);
+    if (dinput)
+        *dinput = &m->input_grad.t;
     return 0;
 }
 
-/* ---- the rest of the interface ---- */
-
-int biqa_model_feature_dim(const biqa_model *m) { return m->feature_dim; }
-int biqa_model_num_classes(const biqa_model *m) { return m->num_classes; }
-void biqa_model_train(biqa_model *m, int training) { m->training = training; }
-
-size_t biqa_model_params(biqa_model *m, biqa_param **params)
-{
-    *params = m->params;
-    return m->nparams;
-}
-
-int biqa_model_save(biqa_model *m, const char *path, const char *metadata_json, biqa_error *err)
-{
-    return biqa_state_save(&m->sd, m->be, path, metadata_json, err);
-}
-
-int biqa_model_load(biqa_model *m, const char *path, int strict, biqa_error *err)
-{
-    return biqa_state_load(&m->sd, m->be, path, strict, err);
-}
-
-void biqa_model_destroy(biqa_model *m)
+static void resnet_destroy(resnet *m)
 {
     if (!m)
         return;
@@ -670,4 +658,34 @@ void biqa_model_destroy(biqa_model *m)
     free(m->blocks);
     biqa_state_free(&m->sd);
     free(m);
+}
+
+/* ---- the model interface ---- */
+
+static int ops_forward(void *impl, const biqa_tensor *x, const biqa_tensor **features,
+                       const biqa_tensor **logits, biqa_error *err)
+{
+    return resnet_forward(impl, x, features, logits, err);
+}
+
+static int ops_backward(void *impl, const biqa_tensor *dfeatures, const biqa_tensor *dlogits,
+                        const biqa_tensor **dinput, biqa_error *err)
+{
+    return resnet_backward(impl, dfeatures, dlogits, dinput, err);
+}
+
+static void ops_set_training(void *impl, int training) { ((resnet *)impl)->training = training; }
+static void ops_destroy(void *impl) { resnet_destroy(impl); }
+
+static const biqa_model_ops resnet_ops = {ops_forward, ops_backward, ops_set_training,
+                                          ops_destroy};
+
+biqa_model *biqa_resnet_create(const char *backbone, const biqa_model_options *opt,
+                               biqa_backend *be, biqa_error *err)
+{
+    resnet *m = resnet_create(backbone, opt, be, err);
+    if (!m)
+        return NULL;
+    return biqa_model_wrap(&resnet_ops, m, be, m->num_classes, m->feature_dim, m->params,
+                           m->nparams, &m->sd, opt, err);
 }

@@ -11,7 +11,9 @@ usage: resnet_vs_torch.py BIQA HELPERS [--backend ref|cpu ...]
 - training: 20 SGD steps (momentum, weight decay off for batch-norm
   parameters and biases) of cross-entropy on a fixed batch give the same
   loss curve within 1e-3, and the checkpoint biqa saves loads into
-  torchvision with strict=True and gives the same outputs.
+  torchvision with strict=True and gives the same outputs;
+- heads: an MLP projection head after a backbone, output and gradients of
+  both (the backbone's through the head's input gradient).
 Relative error of a tensor: max|biqa - torch| / max(max|torch|, 1e-12).
 The reference runs in float64 (the same weights and inputs): float32 PyTorch
 is itself off by up to 1e-1 from it on the gradients of a training-mode
@@ -213,6 +215,40 @@ def train_cases(biqa, helpers, tmp, backends):
               rel(y["logits"], lg), 1e-4)
 
 
+def head_cases(helpers, tmp, backends):
+    """A backbone with an MLP projection head (MoCo v2's shape, narrowed):
+    the head's output and the gradients of both, the backbone's reached
+    through the head's input gradient."""
+    name, n, size = "resnet18-w0.25", 4, 64
+    backbone = make_model(name, 10, 7)
+    backbone.fc = torch.nn.Identity()
+    dim = 128  # resnet18-w0.25 features
+    torch.manual_seed(8)
+    head = torch.nn.Sequential(torch.nn.Linear(dim, dim), torch.nn.ReLU(), torch.nn.Linear(dim, 32))
+    bpath, hpath = os.path.join(tmp, "hb.safetensors"), os.path.join(tmp, "hh.safetensors")
+    save_weights(backbone, bpath)
+    save_weights(head, hpath)
+    backbone, head = backbone.double().train(), head.double()
+    gen = torch.Generator().manual_seed(9)
+    x = torch.randn(n, 3, size, size, generator=gen)
+    dy = torch.randn(n, 32, generator=gen)
+    out = head(backbone(x.double()))
+    (out * dy.double()).sum().backward()
+    case = os.path.join(tmp, "hcase.safetensors")
+    st.save(case, {"input": x.numpy(), "dy": dy.numpy()})
+    for be in backends:
+        res = os.path.join(tmp, "hout.safetensors")
+        run([os.path.join(helpers, "head_check"), be, name, bpath, f"mlp:{dim}-{dim}-32", hpath,
+             case, res])
+        got, _ = st.load(res)
+        check(f"head mlp:{dim}-{dim}-32 on {name} {be} output", rel(got["output"], out.detach().numpy()), 1e-4)
+        worst = max(rel(got["head." + k], p.grad.numpy().ravel()) for k, p in head.named_parameters())
+        check(f"head mlp:{dim}-{dim}-32 {be} head gradients", worst, 1e-4)
+        worst = max(rel(got["backbone." + k], p.grad.numpy().ravel())
+                    for k, p in backbone.named_parameters())
+        check(f"head mlp:{dim}-{dim}-32 {be} backbone gradients through the head", worst, 1e-4)
+
+
 def main():
     args = sys.argv[1:]
     if len(args) < 2:
@@ -223,6 +259,7 @@ def main():
         forward_cases(biqa, tmp, backends)
         grad_cases(helpers, tmp, backends)
         train_cases(biqa, helpers, tmp, backends)
+        head_cases(helpers, tmp, backends)
     if failures:
         print(f"{len(failures)} check(s) failed: " + "; ".join(failures))
         sys.exit(1)
