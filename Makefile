@@ -123,12 +123,15 @@ test-all: $(TEST_BINS)
 	  BIQA_PYTHON=$(PYTHON) BIQA_SRC=$(CURDIR) $(BUILD)/tests/biqa-tests
 
 # The whole pipeline on the embedded synthetic benchmark lands with issue #5
-# (`biqa reproduce --profile demo`); until then the demo shows what exists:
-# the demo profile's configuration and the published table it will sit beside.
+# (`biqa reproduce --profile demo`); until then the demo runs what exists:
+# the synthetic benchmark, the degradation space, the demo configuration and
+# the published table our numbers will sit beside.
 demo: deps
 	@$(MAKE) --no-print-directory demo-run
 
 demo-run: $(BUILD)/biqa
+	$(BUILD)/biqa datasets make synthetic --size demo --out $(BUILD)/demo-data --force
+	$(BUILD)/biqa degrade space --profile demo
 	$(BUILD)/biqa config show --profile demo
 	$(BUILD)/biqa --db $(BUILD)/demo.db query "SELECT method, dataset, metric, value, source \
 	  FROM published WHERE method = 'QPT' ORDER BY dataset, metric, source"

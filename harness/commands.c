@@ -23,10 +23,29 @@ static const biqa_cmd datasets_verify = {
 static const biqa_cmd datasets_import = {
     .name = "import", .summary = "adopt a dataset already on disk",
     .usage = "biqa datasets import NAME --from PATH", PENDING(6, "real BIQA datasets")};
+static const biqa_opt datasets_make_opts[] = {
+    {"size", 0, "S", "test (tens of images), demo (default) or large (GPU profiles)"},
+    {"out", 0, "DIR", "where the dataset goes (default: ROOT/synthetic-SIZE)"},
+    {"force", 0, NULL, "replace an existing synthetic dataset at DIR"},
+    {0}};
 static const biqa_cmd datasets_make = {
     .name = "make", .summary = "generate the synthetic BIQA benchmark",
-    .usage = "biqa datasets make synthetic [--size test|demo|large] [--out DIR] [--seed N]",
-    PENDING(4, "the degradation engine and the synthetic benchmark")};
+    .usage = "biqa datasets make synthetic [--size test|demo|large] [--out DIR] [--seed N] "
+             "[--force]",
+    .details =
+        "Dead-leaves contents in K classes: pretraining images in one folder per class\n"
+        "(pretrain/), disjoint downstream references (refs/) degraded by chains of 1..5\n"
+        "default-sampler steps (images/), rated by a documented observer model (MS-SSIM\n"
+        "against the reference, content masking, 20 simulated raters): meta.csv has\n"
+        "image,mos,std,ref,chain,seed,content_class,split_hint. manifest.json records the\n"
+        "sizes, seed and observer parameters; digests.sha256 every file's SHA-256.\n"
+        "The dataset is built beside DIR and renamed into place when complete; the same\n"
+        "seed gives the same bytes at any --threads. Sizes: test 48 px, 32 + 12x4 images;\n"
+        "demo 96 px, 400 + 60x8; large 256 px, 10000 + 400x16.",
+    .examples = "  biqa datasets make synthetic --size test\n"
+                "  biqa datasets make synthetic --out /data/syn --seed 7 --threads 8\n",
+    .opts = datasets_make_opts,
+    .run = biqa_cmd_datasets_make};
 static const biqa_cmd *const datasets_subs[] = {&datasets_list,   &datasets_info,
                                                 &datasets_fetch,  &datasets_verify,
                                                 &datasets_import, &datasets_make, NULL};
@@ -35,18 +54,57 @@ static const biqa_cmd datasets = {.name = "datasets",
                                   .usage = "biqa datasets COMMAND",
                                   .subs = datasets_subs};
 
-/* ---- degrade (issue 4) ---- */
-#define DEGRADE PENDING(4, "the degradation engine and the synthetic benchmark")
+/* ---- degrade ---- */
+#define DEGRADE_CONFIG_OPTS                                                      \
+    {"profile", 0, "P", "profile whose degrade.* knobs apply (default demo)"}, \
+    {"config", 0, "FILE", "JSON file of knob values over the profile's"},      \
+    {"set", 0, "KEY=VALUE", "one knob's value (repeatable), e.g. degrade.k=3"}
+static const biqa_opt degrade_apply_opts[] = {
+    {"in", 0, "IMG", "input image (JPEG, PNG or BMP, detected by content)"},
+    {"out", 0, "IMG", "output image, written atomically: .png, or .jpg/.jpeg"},
+    {"chain", 0, "TEXT", "the chain to apply: TYPE:LEVEL steps, comma-separated"},
+    {"index", 0, "I", "without --chain: draw number I of --seed (default 0)"},
+    {"quality", 0, "Q", "JPEG quality of a .jpg output (default 95)"},
+    DEGRADE_CONFIG_OPTS,
+    {0}};
 static const biqa_cmd degrade_apply = {
     .name = "apply", .summary = "degrade one image by a chain or a seeded draw",
-    .usage = "biqa degrade apply --in IMG --out IMG (--chain \"jpeg:3,gblur:2\" | --seed N)",
-    DEGRADE};
+    .usage = "biqa degrade apply --in IMG --out IMG (--chain \"jpeg:3,gblur:2\" | --seed N "
+             "[--index I])",
+    .details = "Prints the chain it applied. Its random steps are keyed by --seed (default 0),\n"
+               "so --chain TEXT --seed N reproduces the bytes of any earlier run. Without\n"
+               "--chain, the chain is draw --index of --seed from the sampler of the config's\n"
+               "degrade.* knobs (see 'biqa degrade space'). Types and levels: 'biqa degrade\n"
+               "sheet' or paper/QPT.md.",
+    .examples = "  biqa degrade apply --in a.png --out b.png --chain \"jpeg:3,gblur:2,hue+:1\"\n"
+                "  biqa degrade apply --in a.jpg --out b.png --seed 7 --index 3\n",
+    .opts = degrade_apply_opts, .run = biqa_cmd_degrade_apply};
+static const biqa_opt degrade_space_opts[] = {DEGRADE_CONFIG_OPTS, {0}};
 static const biqa_cmd degrade_space = {
     .name = "space", .summary = "print the size of the configured degradation space",
-    .usage = "biqa degrade space", DEGRADE};
+    .usage = "biqa degrade space [--profile P] [--config FILE] [--set KEY=VALUE ...]",
+    .details = "The number of distinct chains the configured sampler can draw, and the rule\n"
+               "that counts them. Knobs: degrade.family (chain | second-order), degrade.k,\n"
+               "degrade.types (all, or comma-separated names), degrade.levels (a-b).",
+    .examples = "  biqa degrade space\n"
+                "  biqa degrade space --set degrade.k=3 --set degrade.types=gblur,jpeg,noise\n"
+                "  biqa degrade space --set degrade.family=second-order --json\n",
+    .opts = degrade_space_opts, .run = biqa_cmd_degrade_space};
+static const biqa_opt degrade_sheet_opts[] = {
+    {"in", 0, "IMG", "input image (JPEG, PNG or BMP)"},
+    {"out", 0, "PNG", "the contact sheet"},
+    {"cell", 0, "PX", "largest cell side: the input's centre crop (default 192)"},
+    {0}};
 static const biqa_cmd degrade_sheet = {
     .name = "sheet", .summary = "contact sheet of every type at every level",
-    .usage = "biqa degrade sheet --in IMG --out PNG", DEGRADE};
+    .usage = "biqa degrade sheet --in IMG --out PNG [--cell PX] [--seed N]",
+    .details = "Rows are the 26 types, numbered as in paper/QPT.md's table; column 0 is the\n"
+               "input (its centre crop of at most PX x PX, so the ops act at the image's own\n"
+               "pixel scale), columns 1..5 its levels. Numbers label rows and columns; the\n"
+               "legend (types and each level's parameters) is printed. The sheet is\n"
+               "32 + 6 (w + 4) by 24 + 26 (h + 4) pixels for a w x h crop.",
+    .examples = "  biqa degrade sheet --in photo.jpg --out sheet.png\n",
+    .opts = degrade_sheet_opts, .run = biqa_cmd_degrade_sheet};
 static const biqa_cmd *const degrade_subs[] = {&degrade_apply, &degrade_space, &degrade_sheet,
                                                NULL};
 static const biqa_cmd degrade = {.name = "degrade",
@@ -183,9 +241,20 @@ static const biqa_cmd bench_train_step = {
     .examples = "  biqa bench train-step --backbone resnet18-w0.25 --size 64 --batch 32\n"
                 "  biqa bench train-step --backbone resnet50 --size 224 --batch 32\n",
     .opts = bench_train_step_opts, .run = biqa_cmd_bench_train_step};
+static const biqa_opt bench_degrade_opts[] = {
+    {"size", 0, "WxH", "image size (default: both 256x256 and 512x384)"},
+    {"chains", 0, "N", "sampled default chains per size (default 64)"},
+    {"repeat", 0, "R", "passes over the chains; the best is reported (default 3)"},
+    {0}};
 static const biqa_cmd bench_degrade = {
     .name = "degrade", .summary = "degradation chains per second against OpenCV/NumPy",
-    .usage = "biqa bench degrade", PENDING(4, "the degradation engine")};
+    .usage = "biqa bench degrade [--size WxH] [--chains N] [--repeat R] [--seed N]",
+    .details = "N chains drawn from the default sampler (k = 5 of the 26 types, levels 1..5)\n"
+               "with --seed (default 1), applied to a generated image by biqa in-process and\n"
+               "by harness/bench/degrade_peer.py (the same chains in OpenCV + NumPy), both on\n"
+               "one thread. Chains per second per core, and how close the two outputs are.",
+    .examples = "  biqa bench degrade\n  biqa bench degrade --size 1024x768 --chains 8\n",
+    .opts = bench_degrade_opts, .run = biqa_cmd_bench_degrade};
 static const biqa_cmd *const bench_subs[] = {&bench_score, &bench_train_step, &bench_degrade,
                                              NULL};
 static const biqa_cmd bench = {

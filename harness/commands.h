@@ -5,6 +5,7 @@
 #include "harness/cli.h"
 
 int biqa_cmd_score(biqa_cli *cli);
+int biqa_cmd_datasets_make(biqa_cli *cli);
 int biqa_cmd_runs_list(biqa_cli *cli);
 int biqa_cmd_runs_show(biqa_cli *cli);
 int biqa_cmd_query(biqa_cli *cli);
@@ -12,6 +13,10 @@ int biqa_cmd_config_show(biqa_cli *cli);
 int biqa_cmd_model_forward(biqa_cli *cli);
 int biqa_cmd_bench_score(biqa_cli *cli);
 int biqa_cmd_bench_train_step(biqa_cli *cli);
+int biqa_cmd_degrade_apply(biqa_cli *cli);
+int biqa_cmd_degrade_space(biqa_cli *cli);
+int biqa_cmd_degrade_sheet(biqa_cli *cli);
+int biqa_cmd_bench_degrade(biqa_cli *cli);
 
 /* Usage error unless the command got between min and max positional args. */
 int biqa_expect_args(const biqa_cli *cli, int min, int max, const char *what);

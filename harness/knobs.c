@@ -81,6 +81,8 @@ static const biqa_knob knobs[] = {
     {"degrade.types", S, ASSUMED, NULL, "all", NULL, NULL, NULL, NULL,
      "degradation types to draw from ('all': the 26 of QPT.md)"},
     {"degrade.levels", S, ASSUMED, NULL, "1-5", NULL, NULL, NULL, NULL, "levels to draw from"},
+    {"degrade.order", S, ASSUMED, "random|table", "random", NULL, NULL, NULL, NULL,
+     "step order: random, or the table's (second-order: Real-ESRGAN's fixed stage order)"},
 
     {"finetune.loss", S, ASSUMED, "l1|smooth_l1|mse", "smooth_l1", NULL, NULL, NULL, NULL,
      "regression loss against MOS"},

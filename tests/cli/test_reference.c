@@ -55,3 +55,9 @@ Test(reference, degrade_agrees_with_opencv_pillow_numpy, .timeout = 600)
 {
     run_reference("degrade_vs_opencv.py");
 }
+
+/* The synthetic benchmark: every MOS from its observer formula (NumPy/SciPy). */
+Test(reference, synthetic_agrees_with_numpy, .timeout = 300)
+{
+    run_reference("synthetic_vs_numpy.py");
+}
