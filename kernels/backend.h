@@ -117,6 +117,13 @@ struct biqa_backend {
                         const biqa_tensor *neg, float tau, const biqa_tensor *dlogits,
                         biqa_tensor *dq, biqa_tensor *dk, biqa_tensor *dneg);
 
+    /* Sets entries (rows[i], cols[i]), i < count, of a matrix t (n, m) to
+     * value: how contrastive losses drop a sample from its own negatives
+     * (value -INFINITY removes it from the softmax; its gradient is 0).
+     * rows and cols are host memory. */
+    void (*mask)(biqa_backend *be, biqa_tensor *t, const int32_t *rows, const int32_t *cols,
+                 int count, float value);
+
     /* ---- losses, mean over the batch; *loss is a host float ----
      * Softmax cross-entropy of logits (n, k) against class labels (int32,
      * host memory); dlogits (written, may be NULL) is the gradient of

@@ -132,6 +132,7 @@ biqa_backend *biqa_cpu_backend_create(int threads, biqa_error *err)
     be->l2norm_bwd = biqa_cpu_l2norm_bwd;
     be->infonce_fwd = biqa_cpu_infonce_fwd;
     be->infonce_bwd = biqa_cpu_infonce_bwd;
+    be->mask = biqa_cpu_mask;
     be->xent = biqa_cpu_xent;
     be->regress = biqa_cpu_regress;
     be->sgd_step = biqa_cpu_sgd_step;

@@ -94,6 +94,8 @@ void biqa_cpu_infonce_bwd(biqa_backend *be, const biqa_tensor *q, const biqa_ten
                           const biqa_tensor *neg, float tau, const biqa_tensor *dlogits,
                           biqa_tensor *dq, biqa_tensor *dk, biqa_tensor *dneg);
 
+void biqa_cpu_mask(biqa_backend *be, biqa_tensor *t, const int32_t *rows, const int32_t *cols,
+                   int count, float value);
 void biqa_cpu_xent(biqa_backend *be, const biqa_tensor *logits, const int32_t *labels,
                    float dloss, float *loss, biqa_tensor *dlogits);
 void biqa_cpu_regress(biqa_backend *be, int kind, float beta, const biqa_tensor *pred,

@@ -127,6 +127,7 @@ biqa_backend *biqa_ref_backend_create(biqa_error *err)
     be->l2norm_bwd = biqa_ref_l2norm_bwd;
     be->infonce_fwd = biqa_ref_infonce_fwd;
     be->infonce_bwd = biqa_ref_infonce_bwd;
+    be->mask = biqa_ref_mask;
     be->xent = biqa_ref_xent;
     be->regress = biqa_ref_regress;
     be->sgd_step = biqa_ref_sgd_step;

@@ -13,6 +13,15 @@ static double dot(const float *a, const float *b, size_t d)
     return s;
 }
 
+void biqa_ref_mask(biqa_backend *be, biqa_tensor *t, const int32_t *rows, const int32_t *cols,
+                   int count, float value)
+{
+    (void)be;
+    size_t m = biqa_numel(t) / (size_t)t->n;
+    for (int i = 0; i < count; i++)
+        biqa_f32(t)[(size_t)rows[i] * m + (size_t)cols[i]] = value;
+}
+
 void biqa_ref_infonce_fwd(biqa_backend *be, const biqa_tensor *q, const biqa_tensor *k,
                           const biqa_tensor *neg, float tau, biqa_tensor *logits)
 {

@@ -50,6 +50,8 @@ void biqa_ref_infonce_fwd(biqa_backend *be, const biqa_tensor *q, const biqa_ten
 void biqa_ref_infonce_bwd(biqa_backend *be, const biqa_tensor *q, const biqa_tensor *k,
                           const biqa_tensor *neg, float tau, const biqa_tensor *dlogits,
                           biqa_tensor *dq, biqa_tensor *dk, biqa_tensor *dneg);
+void biqa_ref_mask(biqa_backend *be, biqa_tensor *t, const int32_t *rows, const int32_t *cols,
+                   int count, float value);
 void biqa_ref_xent(biqa_backend *be, const biqa_tensor *logits, const int32_t *labels,
                    float dloss, float *loss, biqa_tensor *dlogits);
 void biqa_ref_regress(biqa_backend *be, int kind, float beta, const biqa_tensor *pred,

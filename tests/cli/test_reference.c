@@ -61,3 +61,9 @@ Test(reference, synthetic_agrees_with_numpy, .timeout = 300)
 {
     run_reference("synthetic_vs_numpy.py");
 }
+
+/* MoCo, SimCLR and QPT InfoNCE losses and their gradients: PyTorch float64. */
+Test(reference, contrastive_losses_agree_with_torch, .timeout = 300)
+{
+    run_reference("contrastive_vs_torch.py");
+}
