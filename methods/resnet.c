@@ -52,7 +52,8 @@ struct resnet {
     int nbns;
     /* parameters: values and gradients, one allocation each */
     biqa_param *params;
-    size_t nparams, cap_params;
+    unsigned char *init; /* enum init of each parameter */
+    size_t nparams;
     float *param_mem, *grad_mem, *buffer_mem;
     size_t param_floats, buffer_floats;
     int64_t batches_tracked;
@@ -116,16 +117,24 @@ static int scaled(int channels, double width)
 
 /* ---- parameters ---- */
 
+/* How a parameter starts (torchvision's schemes): convolutions
+ * kaiming_normal_(mode='fan_out', nonlinearity='relu'); batch norm weight 1
+ * and bias 0; the classifier as nn.Linear, U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+ * for weight and bias. Everything but convolution and classifier weights
+ * is exempt from weight decay. */
+enum init { INIT_CONV, INIT_ONE, INIT_ZERO, INIT_LINEAR_WEIGHT, INIT_LINEAR_BIAS };
+
 /* Parameters are counted before they are made (count_params), so params
  * never moves and layers can point into it. */
 static biqa_param *add_param(resnet *m, const char *name, int n, int c, int h, int w,
-                             int no_decay)
+                             enum init init)
 {
+    m->init[m->nparams] = (unsigned char)init;
     biqa_param *p = &m->params[m->nparams++];
     p->name = strdup(name);
     p->value = biqa_view(NULL, n, c, h, w);
     p->grad = p->value;
-    p->no_decay = no_decay;
+    p->no_decay = init != INIT_CONV && init != INIT_LINEAR_WEIGHT;
     m->param_floats += biqa_numel(&p->value);
     return p->name ? p : NULL;
 }
@@ -149,7 +158,7 @@ static int make_conv(resnet *m, conv *c, const char *name, int cin, int cout, in
     snprintf(key, sizeof key, "%s.weight", name);
     c->cin = cin, c->cout = cout, c->k = k;
     c->p = (biqa_conv_params){stride, pad};
-    c->w = add_param(m, key, cout, cin, k, k, 0);
+    c->w = add_param(m, key, cout, cin, k, k, INIT_CONV);
     return c->w ? 0 : -1;
 }
 
@@ -159,9 +168,9 @@ static int make_bn(resnet *m, bnorm *b, const char *name, int c)
     b->c = c;
     m->bns[m->nbns++] = b;
     snprintf(key, sizeof key, "%s.weight", name);
-    b->gamma = add_param(m, key, c, 1, 1, 1, 1);
+    b->gamma = add_param(m, key, c, 1, 1, 1, INIT_ONE);
     snprintf(key, sizeof key, "%s.bias", name);
-    b->beta = add_param(m, key, c, 1, 1, 1, 1);
+    b->beta = add_param(m, key, c, 1, 1, 1, INIT_ZERO);
     m->buffer_floats += 4 * (size_t)c; /* running mean, var; saved mean, invstd */
     return b->gamma && b->beta ? 0 : -1;
 }
@@ -204,9 +213,8 @@ static double normal(uint64_t seed, uint64_t stream, uint64_t i)
     return sqrt(-2 * log(1 - u1)) * cos(2 * M_PI * u2);
 }
 
-/* Fills the host copy of every parameter: convs kaiming_normal_(fan_out,
- * relu); batch norm weight 1, bias 0; fc as nn.Linear: U(-1/sqrt(fan_in),
- * 1/sqrt(fan_in)) for weight and bias. Each tensor's stream is its name. */
+/* Fills the host copy of every parameter by its enum init; each tensor's
+ * random stream is its name. */
 static void init_params(resnet *m, uint64_t seed, float *host)
 {
     size_t off = 0;
@@ -214,18 +222,23 @@ static void init_params(resnet *m, uint64_t seed, float *host)
         biqa_param *p = &m->params[i];
         size_t n = biqa_numel(&p->value);
         uint64_t stream = biqa_rng_stream(p->name);
-        int is_bn = strstr(p->name, "bn") || strstr(p->name, "downsample.1");
-        int is_fc = strncmp(p->name, "fc.", 3) == 0;
-        const char *leaf = strrchr(p->name, '.') + 1;
+        double fan_out = (double)p->value.n * p->value.h * p->value.w;
         for (size_t j = 0; j < n; j++) {
-            double v;
-            if (is_fc)
+            double v = 0;
+            switch ((enum init)m->init[i]) {
+            case INIT_CONV:
+                v = normal(seed, stream, j) * sqrt(2.0 / fan_out);
+                break;
+            case INIT_ONE:
+                v = 1;
+                break;
+            case INIT_ZERO:
+                break;
+            case INIT_LINEAR_WEIGHT:
+            case INIT_LINEAR_BIAS:
                 v = (2 * biqa_rng_uniform(seed, stream, j) - 1) / sqrt(m->feature_dim);
-            else if (is_bn)
-                v = strcmp(leaf, "weight") == 0 ? 1 : 0;
-            else
-                v = normal(seed, stream, j) *
-                    sqrt(2.0 / ((double)p->value.n * p->value.h * p->value.w));
+                break;
+            }
             host[off + j] = (float)v;
         }
         off += n;
@@ -330,10 +343,11 @@ static resnet *resnet_create(const char *backbone, const biqa_model_options *opt
     m->want_input_grad = opt && opt->input_grad;
     size_t cap = count_params(a, m->num_classes);
     m->params = calloc(cap, sizeof *m->params);
+    m->init = calloc(cap, sizeof *m->init);
     m->bns = calloc(cap, sizeof *m->bns);
     m->nblocks = a->layers[0] + a->layers[1] + a->layers[2] + a->layers[3];
     m->blocks = calloc((size_t)m->nblocks, sizeof *m->blocks);
-    if (!m->params || !m->bns || !m->blocks)
+    if (!m->params || !m->init || !m->bns || !m->blocks)
         goto oom;
     int stem = scaled(64, width), rc = 0;
     rc |= make_conv(m, &m->stem, "conv1", 3, stem, 7, 2, 3);
@@ -349,8 +363,8 @@ static resnet *resnet_create(const char *backbone, const biqa_model_options *opt
     }
     m->feature_dim = cin;
     if (m->num_classes > 0) {
-        m->fc_w = add_param(m, "fc.weight", m->num_classes, cin, 1, 1, 0);
-        m->fc_b = add_param(m, "fc.bias", m->num_classes, 1, 1, 1, 1);
+        m->fc_w = add_param(m, "fc.weight", m->num_classes, cin, 1, 1, INIT_LINEAR_WEIGHT);
+        m->fc_b = add_param(m, "fc.bias", m->num_classes, 1, 1, 1, INIT_LINEAR_BIAS);
         rc |= !m->fc_w || !m->fc_b;
     }
     if (rc || build_state_dict(m) < 0)
@@ -654,6 +668,7 @@ static void resnet_destroy(resnet *m)
     for (size_t i = 0; i < m->nparams; i++)
         free((char *)m->params[i].name);
     free(m->params);
+    free(m->init);
     free(m->bns);
     free(m->blocks);
     biqa_state_free(&m->sd);
