@@ -1,21 +1,8 @@
 #include "core/rng.h"
 
-static uint64_t mix(uint64_t z)
-{
-    z ^= z >> 30;
-    z *= 0xbf58476d1ce4e5b9ULL;
-    z ^= z >> 27;
-    z *= 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return z;
-}
-
-#define GOLDEN 0x9e3779b97f4a7c15ULL
-
 uint64_t biqa_rng_u64(uint64_t seed, uint64_t stream, uint64_t index)
 {
-    uint64_t key = mix(seed) ^ mix(stream + GOLDEN);
-    return mix(key + (index + 1) * GOLDEN);
+    return biqa_rng_next(biqa_rng_key(seed, stream), index);
 }
 
 double biqa_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index)

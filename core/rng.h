@@ -16,6 +16,29 @@
 #include <stdint.h>
 
 uint64_t biqa_rng_u64(uint64_t seed, uint64_t stream, uint64_t index);
+
+/* The same values in two halves, for loops that draw many values of one
+ * (seed, stream): biqa_rng_u64(seed, stream, i) ==
+ * biqa_rng_next(biqa_rng_key(seed, stream), i), the key computed once. */
+static inline uint64_t biqa_rng_mix(uint64_t z)
+{
+    z ^= z >> 30;
+    z *= 0xbf58476d1ce4e5b9ULL;
+    z ^= z >> 27;
+    z *= 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return z;
+}
+
+static inline uint64_t biqa_rng_key(uint64_t seed, uint64_t stream)
+{
+    return biqa_rng_mix(seed) ^ biqa_rng_mix(stream + 0x9e3779b97f4a7c15ULL);
+}
+
+static inline uint64_t biqa_rng_next(uint64_t key, uint64_t index)
+{
+    return biqa_rng_mix(key + (index + 1) * 0x9e3779b97f4a7c15ULL);
+}
 double biqa_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index);
 /* Integer in [0, n): floor(uniform * n); the bias is below 2^-53 * n. */
 uint64_t biqa_rng_below(uint64_t seed, uint64_t stream, uint64_t index, uint64_t n);

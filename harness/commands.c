@@ -140,14 +140,60 @@ static const biqa_cmd model = {.name = "model", .summary = "the common model int
 static const biqa_cmd pretrain = {.name = "pretrain",
                                   .summary = "pretrain a backbone (qpt, moco, simclr, supervised, scratch)",
                                   .usage = "biqa pretrain --method NAME ...", METHODS};
-static const biqa_cmd finetune = {.name = "finetune",
-                                  .summary = "fine-tune a backbone on a BIQA dataset over N splits",
-                                  .usage = "biqa finetune ...", METHODS};
-static const biqa_cmd probe = {.name = "probe",
-                               .summary = "linear probe (ridge) on frozen features over N splits",
-                               .usage = "biqa probe ...", METHODS};
-static const biqa_cmd eval = {.name = "eval", .summary = "evaluate a checkpoint on a dataset",
-                              .usage = "biqa eval ...", METHODS};
+static const biqa_opt downstream_opts[] = {
+    {"data", 0, "DIR", "dataset directory with meta.csv (the synthetic benchmark's layout)"},
+    {"checkpoint", 0, "W.safetensors", "pretrained backbone (strict load); without it: random "
+                                       "init of run.seed (the scratch baseline)"},
+    {"method", 0, "NAME", "method label of the runs (default: the checkpoint's metadata, or "
+                          "scratch)"},
+    {"splits", 0, "N", "splits to run (default splits.count)"},
+    {"profile", 0, "P", "profile: test, demo (default), gpu-small or paper"},
+    {"config", 0, "FILE", "JSON file of knob values over the profile's"},
+    {"set", 0, "KEY=VALUE", "one knob's value (repeatable), e.g. finetune.epochs=3"},
+    {0}};
+static const biqa_cmd finetune = {
+    .name = "finetune", .summary = "fine-tune a backbone on a BIQA dataset over N splits",
+    .usage = "biqa finetune --data DIR [--checkpoint W.safetensors] [--profile P] [--set K=V ...] "
+             "[--splits N]",
+    .details =
+        "Per split (content-disjoint 80/20 by reference, a validation part carved from the\n"
+        "training part; datasets/splits.h): backbone + linear head trained with finetune.loss\n"
+        "against MOS on 0..1 by AdamW on random finetune.patch_size crops with flips; the\n"
+        "epoch with the best validation SRCC is kept and tested on the mean over\n"
+        "finetune.test_crops crops. One run per split with its split hash, test metrics,\n"
+        "per-epoch train_loss and val_srcc; predictions and the selected checkpoint go to\n"
+        "<db dir>/artifacts/run-ID/ (model.safetensors + model.head.safetensors).",
+    .examples = "  biqa finetune --data data/synthetic-demo --profile demo\n"
+                "  biqa finetune --data data/synthetic-test --profile test --checkpoint qpt.safetensors\n",
+    .opts = downstream_opts, .run = biqa_cmd_finetune};
+static const biqa_cmd probe = {
+    .name = "probe", .summary = "linear probe (ridge) on frozen features over N splits",
+    .usage = "biqa probe --data DIR [--checkpoint W.safetensors] [--profile P] [--set K=V ...] "
+             "[--splits N]",
+    .details =
+        "Frozen pooled features (eval mode, mean over finetune.test_crops crops), standardised\n"
+        "on the training part; ridge regression in closed form with lambda from a log grid\n"
+        "(1e-3 .. 1e5) chosen by SRCC on the validation part; same splits and metrics rows as\n"
+        "finetune, one run per split.",
+    .examples = "  biqa probe --data data/synthetic-demo --checkpoint qpt.safetensors\n",
+    .opts = downstream_opts, .run = biqa_cmd_probe};
+static const biqa_opt eval_opts[] = {
+    {"checkpoint", 0, "FT.safetensors", "a fine-tuned backbone (its head beside it, "
+                                        "FT.head.safetensors)"},
+    {"data", 0, "DIR", "dataset directory with meta.csv: every image is a test image"},
+    {"method", 0, "NAME", "method label of the run (default: checkpoint)"},
+    {"profile", 0, "P", "profile whose finetune.patch_size / test_crops apply (default demo)"},
+    {"config", 0, "FILE", "JSON file of knob values over the profile's"},
+    {"set", 0, "KEY=VALUE", "one knob's value (repeatable)"},
+    {0}};
+static const biqa_cmd eval = {
+    .name = "eval", .summary = "cross-dataset test of a fine-tuned checkpoint",
+    .usage = "biqa eval --checkpoint FT.safetensors --data DIR [--profile P]",
+    .details = "Predicts every image (mean over finetune.test_crops crops) with the backbone\n"
+               "and head that 'biqa finetune' wrote, and records the metrics as one run of\n"
+               "kind eval (split 'all') whose parent is the fine-tuning run.",
+    .examples = "  biqa eval --checkpoint artifacts/run-12/model.safetensors --data data/other\n",
+    .opts = eval_opts, .run = biqa_cmd_eval};
 static const biqa_cmd reproduce = {.name = "reproduce",
                                    .summary = "run a whole profile's grid into the results store",
                                    .usage = "biqa reproduce [--profile test|demo|gpu-small|paper]",
@@ -255,8 +301,27 @@ static const biqa_cmd bench_degrade = {
                "one thread. Chains per second per core, and how close the two outputs are.",
     .examples = "  biqa bench degrade\n  biqa bench degrade --size 1024x768 --chains 8\n",
     .opts = bench_degrade_opts, .run = biqa_cmd_bench_degrade};
+static const biqa_opt bench_loader_opts[] = {
+    {"dir", 0, "DIR", "image folder, one sub-folder per class (default: a generated one)"},
+    {"recipe", 0, "R", "classify (default), moco or qpt"},
+    {"batch", 0, "N", "source images per batch (default 16)"},
+    {"crop", 0, "PX", "output side S of every view (default 64)"},
+    {"images", 0, "N", "without --dir: JPEG images to generate (default 128)"},
+    {"px", 0, "PX", "without --dir: their side (default 256)"},
+    {0}};
+static const biqa_cmd bench_loader = {
+    .name = "loader", .summary = "the batch loader's images/s per core against plain decoding",
+    .usage = "biqa bench loader [--dir DIR] [--recipe classify|moco|qpt] [--threads N] "
+             "[--batch N] [--crop PX]",
+    .details = "One epoch of the batch loader (read, decode, augment, batch; best of two) with\n"
+               "--threads workers (default: the cores), against decoding the same files on one\n"
+               "thread with biqa's decoder (TurboJPEG, libpng), best of two passes. Without\n"
+               "--dir a temporary folder of dead-leaves JPEGs is generated and removed after.",
+    .examples = "  biqa bench loader\n"
+                "  biqa bench loader --dir data/synthetic-demo/pretrain --recipe qpt --crop 48\n",
+    .opts = bench_loader_opts, .run = biqa_cmd_bench_loader};
 static const biqa_cmd *const bench_subs[] = {&bench_score, &bench_train_step, &bench_degrade,
-                                             NULL};
+                                             &bench_loader, NULL};
 static const biqa_cmd bench = {
     .name = "bench", .summary = "benchmarks against a peer run side by side",
     .usage = "biqa bench NAME [options]",

@@ -17,6 +17,10 @@ int biqa_cmd_degrade_apply(biqa_cli *cli);
 int biqa_cmd_degrade_space(biqa_cli *cli);
 int biqa_cmd_degrade_sheet(biqa_cli *cli);
 int biqa_cmd_bench_degrade(biqa_cli *cli);
+int biqa_cmd_bench_loader(biqa_cli *cli);
+int biqa_cmd_finetune(biqa_cli *cli);
+int biqa_cmd_probe(biqa_cli *cli);
+int biqa_cmd_eval(biqa_cli *cli);
 
 /* Usage error unless the command got between min and max positional args. */
 int biqa_expect_args(const biqa_cli *cli, int min, int max, const char *what);

@@ -67,3 +67,9 @@ Test(reference, contrastive_losses_agree_with_torch, .timeout = 300)
 {
     run_reference("contrastive_vs_torch.py");
 }
+
+/* The loader's crop and colour ops: torchvision's functional ops. */
+Test(reference, augment_agrees_with_torchvision, .timeout = 300)
+{
+    run_reference("augment_vs_torchvision.py");
+}

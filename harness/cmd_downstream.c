@@ -1,0 +1,533 @@
+/* biqa finetune | probe | eval: the downstream protocol (paper/QPT.md) over
+ * the repeated splits of datasets/splits.h, one run per split in the results
+ * store, each with its split id and hash, the parent pretraining run, test
+ * metrics and per-epoch curves.
+ *
+ * Artifacts of run ID go to <directory of the database>/artifacts/run-ID/:
+ *   predictions.csv   image,mos,pred,part for every image of the dataset
+ *                     (mos on 0..1, higher = better; part train|val|test;
+ *                     pred from the selected model)
+ *   model.safetensors, model.head.safetensors   (finetune) the selected
+ *                     backbone and regression head (methods/finetune.h);
+ *                     `biqa eval --checkpoint .../model.safetensors` reads
+ *                     both. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/digest.h"
+#include "core/file.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/safetensors.h"
+#include "datasets/index.h"
+#include "datasets/splits.h"
+#include "harness/commands.h"
+#include "harness/config.h"
+#include "methods/finetune.h"
+#include "methods/model_io.h"
+#include "methods/probe.h"
+#include "results/aggregate.h"
+#include "results/metrics.h"
+#include "results/runs.h"
+
+typedef struct setup {
+    const biqa_cli *cli;
+    const char *kind, *data, *checkpoint;
+    char method[64];
+    int64_t parent;
+    biqa_config cfg;
+    int has_cfg;
+    biqa_index idx;
+    biqa_image *images;
+    double *mos;
+    biqa_backend *be;
+    biqa_store store;
+    int has_store;
+    int nsplits;
+    uint64_t seed;
+    double srcc[64], plcc[64]; /* per split, for the summary */
+    double *features; /* probe: idx.n x dim */
+    size_t dim;
+} setup;
+
+static double knob_num(const setup *s, const char *key) { return biqa_config_get(&s->cfg, key)->valuedouble; }
+static const char *knob_str(const setup *s, const char *key) { return biqa_config_get(&s->cfg, key)->valuestring; }
+
+static int mkdir_p(const char *path, biqa_error *err)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || !*p) {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+                return biqa_fail(err, "%s: cannot create directory: %s", buf, strerror(errno));
+            *p = c;
+            if (!c)
+                return 0;
+        }
+    }
+}
+
+/* Checkpoint metadata gives the method and the parent run when --method and
+ * --parent do not. */
+static int checkpoint_provenance(setup *s, biqa_error *err)
+{
+    biqa_safetensors st;
+    if (biqa_st_open(s->checkpoint, &st, err) < 0)
+        return -1;
+    const char *method = biqa_st_meta(&st, "method"), *run = biqa_st_meta(&st, "run_id");
+    if (!s->method[0])
+        snprintf(s->method, sizeof s->method, "%s", method ? method : "checkpoint");
+    if (!s->parent && run)
+        s->parent = strtoll(run, NULL, 10);
+    biqa_st_close(&st);
+    return 0;
+}
+
+static int setup_open(setup *s, biqa_cli *cli, const char *kind, biqa_error *err)
+{
+    const biqa_args *a = cli->args;
+    s->cli = cli, s->kind = kind;
+    s->data = biqa_arg(a, "data"), s->checkpoint = biqa_arg(a, "checkpoint");
+    snprintf(s->method, sizeof s->method, "%s", biqa_arg(a, "method") ? biqa_arg(a, "method") : "");
+    const char *const *sets = NULL;
+    int nsets = biqa_arg_all(a, "set", &sets);
+    const char *profile = biqa_arg(a, "profile") ? biqa_arg(a, "profile") : "demo";
+    if (biqa_config_load(&s->cfg, profile, biqa_arg(a, "config"), sets, nsets, cli, err) < 0)
+        return -1;
+    s->has_cfg = 1;
+    s->seed = (uint64_t)(int64_t)knob_num(s, "run.seed");
+    s->nsplits = (int)knob_num(s, "splits.count");
+    if (biqa_arg(a, "splits"))
+        s->nsplits = atoi(biqa_arg(a, "splits"));
+    if (s->nsplits < 1 || s->nsplits > 64)
+        return biqa_fail(err, "--splits / splits.count: %d is not in 1..64", s->nsplits);
+    if (s->checkpoint && checkpoint_provenance(s, err) < 0)
+        return -1;
+    if (!s->method[0])
+        snprintf(s->method, sizeof s->method, "scratch");
+    if (biqa_index_read_synthetic(s->data, &s->idx, err) < 0)
+        return -1;
+    s->images = calloc(s->idx.n, sizeof *s->images);
+    s->mos = malloc(s->idx.n * sizeof *s->mos);
+    if (!s->images || !s->mos)
+        return biqa_fail(err, "%s: out of memory", s->data);
+    for (size_t i = 0; i < s->idx.n; i++) {
+        if (biqa_image_read(s->idx.items[i].path, &s->images[i], err) < 0)
+            return -1;
+        s->mos[i] = s->idx.items[i].mos;
+    }
+    if (!(s->be = biqa_backend_create(knob_str(s, "compute.backend"),
+                                      (int)knob_num(s, "compute.threads"), err)))
+        return -1;
+    if (biqa_store_open(&s->store, cli->db, BIQA_STORE_WRITE, err) < 0)
+        return -1;
+    s->has_store = 1;
+    return 0;
+}
+
+static void setup_close(setup *s)
+{
+    for (size_t i = 0; s->images && i < s->idx.n; i++)
+        biqa_image_free(&s->images[i]);
+    free(s->images);
+    free(s->mos);
+    free(s->features);
+    biqa_index_free(&s->idx);
+    biqa_backend_destroy(s->be);
+    if (s->has_store)
+        biqa_store_close(&s->store);
+    if (s->has_cfg)
+        biqa_config_free(&s->cfg);
+}
+
+static int file_sha256(const char *path, char out[BIQA_SHA256_HEX_LEN], biqa_error *err)
+{
+    char *data;
+    size_t len;
+    if (biqa_read_file(path, &data, &len, err) < 0)
+        return -1;
+    biqa_sha256_hex(data, len, out);
+    free(data);
+    return 0;
+}
+
+/* Starts the run of one split: the resolved config plus a "downstream"
+ * section naming the data, checkpoint (with digest) and split. */
+static int begin_run(setup *s, const biqa_split *sp, int64_t *id, biqa_error *err)
+{
+    char *canon = biqa_config_canonical(&s->cfg, err);
+    if (!canon)
+        return -1;
+    cJSON *root = cJSON_Parse(canon);
+    free(canon);
+    if (!root)
+        return biqa_fail(err, "config: out of memory");
+    cJSON *ds = cJSON_AddObjectToObject(root, "downstream");
+    cJSON_AddStringToObject(ds, "kind", s->kind);
+    cJSON_AddStringToObject(ds, "data", s->data);
+    cJSON_AddStringToObject(ds, "method", s->method);
+    cJSON_AddStringToObject(ds, "split", sp->id);
+    cJSON_AddStringToObject(ds, "split_hash", sp->hash);
+    int rc = 0;
+    if (s->checkpoint) {
+        char sha[BIQA_SHA256_HEX_LEN];
+        rc = file_sha256(s->checkpoint, sha, err);
+        cJSON_AddStringToObject(ds, "checkpoint", s->checkpoint);
+        cJSON_AddStringToObject(ds, "checkpoint_sha256", rc == 0 ? sha : "");
+    }
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    biqa_run_spec spec = {.kind = s->kind, .method = s->method,
+                          .backbone = knob_str(s, "model.backbone"), .dataset = s->idx.dataset,
+                          .split_id = sp->id, .split_hash = sp->hash, .seed = (int64_t)s->seed,
+                          .config_json = json, .parent_run = s->parent};
+    if (rc == 0)
+        rc = json ? biqa_run_begin(&s->store, &spec, id, err) : biqa_fail(err, "out of memory");
+    cJSON_free(json);
+    return rc;
+}
+
+static void artifact_path(const setup *s, int64_t id, const char *file, char *out, size_t len)
+{
+    char *copy = strdup(s->cli->db);
+    snprintf(out, len, "%s/artifacts/run-%lld%s%s", copy ? dirname(copy) : ".", (long long)id,
+             file ? "/" : "", file ? file : "");
+    free(copy);
+}
+
+static int write_predictions(const setup *s, const char *path, const unsigned char *part,
+                             const double *pred, biqa_error *err)
+{
+    biqa_atomic_file f;
+    if (biqa_atomic_open(&f, path, err) < 0)
+        return -1;
+    int rc = biqa_atomic_write(&f, "image,mos,pred,part\n", 20, err);
+    for (size_t i = 0; rc == 0 && i < s->idx.n; i++) {
+        char line[4400];
+        int n = snprintf(line, sizeof line, "\"%s\",%.9g,%.9g,%s\n", s->idx.items[i].name,
+                         s->mos[i], pred[i], part ? biqa_part_name((enum biqa_part)part[i]) : "test");
+        rc = biqa_atomic_write(&f, line, (size_t)n, err);
+    }
+    return rc == 0 ? biqa_atomic_commit(&f, err) : -1;
+}
+
+/* Test metrics of pred over the test part, as rows. */
+static int test_scores(setup *s, const biqa_split *sp, const double *pred, int64_t id,
+                       biqa_scores *sc, biqa_error *err)
+{
+    size_t n;
+    size_t *rows = biqa_split_rows(sp, s->idx.n, BIQA_PART_TEST, &n);
+    double *m = malloc((n ? n : 1) * sizeof *m), *p = malloc((n ? n : 1) * sizeof *p);
+    int rc = rows && m && p ? 0 : biqa_fail(err, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        m[i] = s->mos[rows[i]], p[i] = pred[rows[i]];
+    if (rc == 0) {
+        biqa_score(m, p, n, sc);
+        char flags[128] = "";
+        for (unsigned bit = 1; bit; bit <<= 1)
+            if (sc->flags & bit)
+                snprintf(flags + strlen(flags), sizeof flags - strlen(flags), "%s%s",
+                         flags[0] ? "," : "", biqa_metric_flag_name(bit));
+        const char *ds = s->idx.dataset, *f = flags[0] ? flags : NULL;
+        biqa_metric_row r[6] = {{ds, sp->id, "srcc", -1, sc->srcc, f},
+                                {ds, sp->id, "plcc", -1, sc->plcc, f},
+                                {ds, sp->id, "plcc_logistic", -1, sc->plcc_logistic, f},
+                                {ds, sp->id, "krcc", -1, sc->krcc, f},
+                                {ds, sp->id, "rmse", -1, sc->rmse, f},
+                                {ds, sp->id, "n_test", -1, (double)n, NULL}};
+        rc = biqa_run_add_metrics(&s->store, id, r, 6, err);
+    }
+    free(rows), free(m), free(p);
+    return rc;
+}
+
+static void summary(const setup *s, int done)
+{
+    if (done < 1)
+        return;
+    biqa_aggregate as, ap;
+    biqa_aggregate_compute(s->srcc, (size_t)done, s->seed, 0, 0.95, &as);
+    biqa_aggregate_compute(s->plcc, (size_t)done, s->seed, 0, 0.95, &ap);
+    if (s->cli->json) {
+        printf("{\"kind\": \"%s\", \"method\": \"%s\", \"dataset\": \"%s\", \"splits\": %d, "
+               "\"median_srcc\": %.6f, \"median_plcc\": %.6f}\n",
+               s->kind, s->method, s->idx.dataset, done, as.median, ap.median);
+        return;
+    }
+    printf("%s %s on %s: median over %d splits: SRCC %.4f, PLCC %.4f\n", s->kind, s->method,
+           s->idx.dataset, done, as.median, ap.median);
+}
+
+/* ---- finetune ----------------------------------------------------------- */
+
+static int finetune_split(setup *s, int k, biqa_error *err)
+{
+    biqa_split sp;
+    if (biqa_split_make(&s->idx, s->seed, k, knob_num(s, "splits.train_fraction"),
+                        knob_num(s, "splits.val_fraction"), &sp, err) < 0)
+        return -1;
+    int64_t id = 0;
+    if (begin_run(s, &sp, &id, err) < 0) {
+        biqa_split_free(&sp);
+        return -1;
+    }
+    const char *loss = knob_str(s, "finetune.loss");
+    biqa_finetune_config fc = {
+        .backbone = knob_str(s, "model.backbone"), .init_weights = s->checkpoint,
+        .loss = !strcmp(loss, "l1") ? BIQA_LOSS_L1 : !strcmp(loss, "mse") ? BIQA_LOSS_MSE
+                                                                         : BIQA_LOSS_SMOOTH_L1,
+        .epochs = (int)knob_num(s, "finetune.epochs"),
+        .batch_size = (int)knob_num(s, "finetune.batch_size"),
+        .patch = (int)knob_num(s, "finetune.patch_size"),
+        .crops = (int)knob_num(s, "finetune.test_crops"), .lr = knob_num(s, "finetune.lr"),
+        .weight_decay = knob_num(s, "finetune.weight_decay"),
+        /* one seed per split, from run.seed */
+        .seed = biqa_rng_u64(s->seed, biqa_rng_stream("finetune"), (uint64_t)k), .run_id = id};
+    char dir[4096], ckpt[4200], preds[4200];
+    artifact_path(s, id, NULL, dir, sizeof dir);
+    artifact_path(s, id, "model.safetensors", ckpt, sizeof ckpt);
+    artifact_path(s, id, "predictions.csv", preds, sizeof preds);
+    biqa_ds_data d = {s->images, s->mos, sp.part, s->idx.n};
+    biqa_finetune_result res = {0};
+    biqa_scores sc;
+    char sha[BIQA_SHA256_HEX_LEN];
+    int rc = mkdir_p(dir, err);
+    if (rc == 0)
+        rc = biqa_finetune(s->be, &fc, &d, ckpt, &res, err);
+    if (rc == 0)
+        rc = test_scores(s, &sp, res.pred, id, &sc, err);
+    for (int e = 0; rc == 0 && e < res.epochs; e++) {
+        biqa_metric_row r[2] = {{s->idx.dataset, sp.id, "train_loss", e, res.train_loss[e], NULL},
+                                {s->idx.dataset, sp.id, "val_srcc", e, res.val_srcc[e], NULL}};
+        rc = biqa_run_add_metrics(&s->store, id, r, 2, err);
+    }
+    if (rc == 0) {
+        biqa_metric_row r = {s->idx.dataset, sp.id, "best_epoch", -1, res.best_epoch, NULL};
+        rc = biqa_run_add_metrics(&s->store, id, &r, 1, err);
+    }
+    if (rc == 0)
+        rc = write_predictions(s, preds, sp.part, res.pred, err);
+    if (rc == 0)
+        rc = file_sha256(ckpt, sha, err);
+    if (rc == 0)
+        rc = biqa_run_set_checkpoint(&s->store, id, ckpt, sha, err);
+    if (rc == 0)
+        rc = biqa_run_finish(&s->store, id, err);
+    else
+        biqa_run_fail(&s->store, id, err->msg, NULL);
+    if (rc == 0) {
+        s->srcc[k] = sc.srcc, s->plcc[k] = sc.plcc;
+        if (!s->cli->json)
+            printf("%s: run %lld, best epoch %d, test SRCC %.4f PLCC %.4f (%zu test images, "
+                   "split %.12s)\n", sp.id, (long long)id, res.best_epoch + 1, sc.srcc, sc.plcc,
+                   sp.count[BIQA_PART_TEST], sp.hash);
+    }
+    biqa_finetune_result_free(&res);
+    biqa_split_free(&sp);
+    return rc;
+}
+
+/* ---- probe ------------------------------------------------------------- */
+
+/* Frozen features of every image (methods/probe.h): the checkpoint's
+ * backbone, or a random init of run.seed without one, in eval mode. */
+static int extract_features(setup *s, biqa_error *err)
+{
+    biqa_model_options opt = {.seed = s->seed};
+    if (s->checkpoint && biqa_weights_classes(s->checkpoint, &opt.num_classes, err) < 0)
+        return -1;
+    biqa_model *m = biqa_model_create(knob_str(s, "model.backbone"), &opt, s->be, err);
+    if (!m || (s->checkpoint && biqa_model_load(m, s->checkpoint, 1, err) < 0)) {
+        biqa_model_destroy(m);
+        return -1;
+    }
+    const int patch = (int)knob_num(s, "finetune.patch_size");
+    s->dim = (size_t)biqa_model_feature_dim(m);
+    size_t *all = malloc(s->idx.n * sizeof *all);
+    s->features = malloc(s->idx.n * s->dim * sizeof *s->features);
+    int rc = all && s->features ? 0 : biqa_fail(err, "probe: out of memory");
+    for (size_t i = 0; rc == 0 && i < s->idx.n; i++) {
+        all[i] = i;
+        if (s->images[i].w < patch || s->images[i].h < patch)
+            rc = biqa_fail(err, "finetune.patch_size %d: %s is only %d x %d", patch,
+                           s->idx.items[i].path, s->images[i].w, s->images[i].h);
+    }
+    if (rc == 0)
+        rc = biqa_predict_crops(s->be, m, NULL, s->images, all, s->idx.n, patch,
+                                (int)knob_num(s, "finetune.test_crops"),
+                                (int)knob_num(s, "finetune.batch_size"), s->features, err);
+    if (rc == 0)
+        biqa_info("probe: %zu images, %zu features each", s->idx.n, s->dim);
+    free(all);
+    biqa_model_destroy(m);
+    return rc;
+}
+
+static int probe_split(setup *s, int k, biqa_error *err)
+{
+    biqa_split sp;
+    if (biqa_split_make(&s->idx, s->seed, k, knob_num(s, "splits.train_fraction"),
+                        knob_num(s, "splits.val_fraction"), &sp, err) < 0)
+        return -1;
+    int64_t id = 0;
+    if (begin_run(s, &sp, &id, err) < 0) {
+        biqa_split_free(&sp);
+        return -1;
+    }
+    size_t ntrain, nval;
+    size_t *train = biqa_split_rows(&sp, s->idx.n, BIQA_PART_TRAIN, &ntrain);
+    size_t *val = biqa_split_rows(&sp, s->idx.n, BIQA_PART_VAL, &nval);
+    double *pred = malloc(s->idx.n * sizeof *pred), val_srcc[BIQA_PROBE_GRID];
+    char dir[4096], preds[4200];
+    artifact_path(s, id, NULL, dir, sizeof dir);
+    artifact_path(s, id, "predictions.csv", preds, sizeof preds);
+    biqa_ridge ridge = {0};
+    biqa_scores sc;
+    int rc = train && val && pred ? 0 : biqa_fail(err, "probe: out of memory");
+    if (rc == 0)
+        rc = biqa_ridge_select(s->features, s->mos, s->dim, train, ntrain, val, nval, &ridge,
+                               val_srcc, err);
+    for (size_t i = 0; rc == 0 && i < s->idx.n; i++)
+        pred[i] = biqa_ridge_predict(&ridge, s->features + i * s->dim);
+    if (rc == 0)
+        rc = test_scores(s, &sp, pred, id, &sc, err);
+    for (int g = 0; rc == 0 && g < BIQA_PROBE_GRID; g++) {
+        biqa_metric_row r[2] = {{s->idx.dataset, sp.id, "val_srcc", g, val_srcc[g], NULL},
+                                {s->idx.dataset, sp.id, "ridge_lambda_grid", g,
+                                 biqa_probe_grid(g), NULL}};
+        rc = biqa_run_add_metrics(&s->store, id, r, 2, err);
+    }
+    if (rc == 0) {
+        biqa_metric_row r = {s->idx.dataset, sp.id, "ridge_lambda", -1, ridge.lambda, NULL};
+        rc = biqa_run_add_metrics(&s->store, id, &r, 1, err);
+    }
+    if (rc == 0)
+        rc = mkdir_p(dir, err);
+    if (rc == 0)
+        rc = write_predictions(s, preds, sp.part, pred, err);
+    if (rc == 0)
+        rc = biqa_run_finish(&s->store, id, err);
+    else
+        biqa_run_fail(&s->store, id, err->msg, NULL);
+    if (rc == 0) {
+        s->srcc[k] = sc.srcc, s->plcc[k] = sc.plcc;
+        if (!s->cli->json)
+            printf("%s: run %lld, lambda %g, test SRCC %.4f PLCC %.4f (%zu test images, "
+                   "split %.12s)\n", sp.id, (long long)id, ridge.lambda, sc.srcc, sc.plcc,
+                   sp.count[BIQA_PART_TEST], sp.hash);
+    }
+    biqa_ridge_free(&ridge);
+    free(train), free(val), free(pred);
+    biqa_split_free(&sp);
+    return rc;
+}
+
+static int downstream_main(biqa_cli *cli, const char *kind,
+                           int (*per_split)(setup *, int, biqa_error *))
+{
+    const biqa_args *a = cli->args;
+    if (biqa_expect_args(cli, 0, 0, "") != 0)
+        return BIQA_EXIT_USAGE;
+    if (!biqa_arg(a, "data"))
+        return biqa_usage_error(a, "missing --data DIR (a dataset with meta.csv)");
+    setup s = {0};
+    biqa_error err = {{0}};
+    int rc = setup_open(&s, cli, kind, &err);
+    if (rc == 0 && per_split == probe_split)
+        rc = extract_features(&s, &err);
+    int done = 0;
+    for (int k = 0; rc == 0 && k < s.nsplits; k++, done++)
+        rc = per_split(&s, k, &err);
+    if (rc == 0)
+        summary(&s, done);
+    else
+        biqa_error_line("%s", err.msg);
+    setup_close(&s);
+    return rc == 0 ? BIQA_EXIT_OK : BIQA_EXIT_FAIL;
+}
+
+int biqa_cmd_finetune(biqa_cli *cli) { return downstream_main(cli, "finetune", finetune_split); }
+int biqa_cmd_probe(biqa_cli *cli) { return downstream_main(cli, "probe", probe_split); }
+
+/* ---- eval --------------------------------------------------------------- */
+
+/* A fine-tuned backbone + head on every image of another dataset: one run
+ * of kind eval, split "all" (every image a test image), parent = the
+ * fine-tuning run named in the checkpoint. */
+int biqa_cmd_eval(biqa_cli *cli)
+{
+    const biqa_args *a = cli->args;
+    if (biqa_expect_args(cli, 0, 0, "") != 0)
+        return BIQA_EXIT_USAGE;
+    if (!biqa_arg(a, "data") || !biqa_arg(a, "checkpoint"))
+        return biqa_usage_error(a, "needs --checkpoint FT.safetensors and --data DIR");
+    setup s = {0};
+    biqa_error err = {{0}};
+    biqa_model *bb = NULL, *head = NULL;
+    unsigned char *parts = NULL;
+    size_t *all = NULL;
+    double *pred = NULL;
+    biqa_split sp = {0};
+    int64_t id = 0;
+    int rc = setup_open(&s, cli, "eval", &err);
+    if (rc == 0)
+        rc = biqa_finetune_load(s.be, s.checkpoint, &bb, &head, &err);
+    if (rc == 0) {
+        parts = malloc(s.idx.n), all = malloc(s.idx.n * sizeof *all);
+        pred = malloc(s.idx.n * sizeof *pred);
+        if (!parts || !all || !pred)
+            rc = biqa_fail(&err, "eval: out of memory");
+    }
+    for (size_t i = 0; rc == 0 && i < s.idx.n; i++)
+        parts[i] = BIQA_PART_TEST, all[i] = i;
+    if (rc == 0 && (rc = biqa_split_from_parts(&s.idx, 0, parts, &sp, &err)) == 0) {
+        snprintf(sp.id, sizeof sp.id, "all");
+        rc = begin_run(&s, &sp, &id, &err);
+    }
+    const int patch = (int)knob_num(&s, "finetune.patch_size");
+    for (size_t i = 0; rc == 0 && i < s.idx.n; i++)
+        if (s.images[i].w < patch || s.images[i].h < patch)
+            rc = biqa_fail(&err, "finetune.patch_size %d: %s is only %d x %d", patch,
+                           s.idx.items[i].path, s.images[i].w, s.images[i].h);
+    biqa_scores sc;
+    char dir[4096], preds[4200];
+    if (id > 0) {
+        artifact_path(&s, id, NULL, dir, sizeof dir);
+        artifact_path(&s, id, "predictions.csv", preds, sizeof preds);
+    }
+    if (rc == 0)
+        rc = biqa_predict_crops(s.be, bb, head, s.images, all, s.idx.n, patch,
+                                (int)knob_num(&s, "finetune.test_crops"),
+                                (int)knob_num(&s, "finetune.batch_size"), pred, &err);
+    if (rc == 0)
+        rc = test_scores(&s, &sp, pred, id, &sc, &err);
+    if (rc == 0 && (rc = mkdir_p(dir, &err)) == 0)
+        rc = write_predictions(&s, preds, NULL, pred, &err);
+    if (rc == 0)
+        rc = biqa_run_finish(&s.store, id, &err);
+    else if (id > 0)
+        biqa_run_fail(&s.store, id, err.msg, NULL);
+    if (rc == 0 && !cli->json)
+        printf("eval %s on %s: run %lld, SRCC %.4f PLCC %.4f (%zu images)\n", s.checkpoint,
+               s.idx.dataset, (long long)id, sc.srcc, sc.plcc, s.idx.n);
+    else if (rc == 0)
+        printf("{\"run_id\": %lld, \"srcc\": %.6f, \"plcc\": %.6f, \"n\": %zu}\n",
+               (long long)id, sc.srcc, sc.plcc, s.idx.n);
+    if (rc < 0)
+        biqa_error_line("%s", err.msg);
+    biqa_split_free(&sp);
+    biqa_model_destroy(bb);
+    biqa_model_destroy(head);
+    free(parts), free(all), free(pred);
+    setup_close(&s);
+    return rc == 0 ? BIQA_EXIT_OK : BIQA_EXIT_FAIL;
+}
