@@ -137,9 +137,30 @@ static const biqa_cmd model = {.name = "model", .summary = "the common model int
 
 /* ---- methods and protocols (issue 5) ---- */
 #define METHODS PENDING(5, "pretraining methods, fine-tuning and evaluation")
-static const biqa_cmd pretrain = {.name = "pretrain",
-                                  .summary = "pretrain a backbone (qpt, moco, simclr, supervised, scratch)",
-                                  .usage = "biqa pretrain --method NAME ...", METHODS};
+static const biqa_opt pretrain_opts[] = {
+    {"method", 0, "NAME", "scratch, supervised, moco, simclr or qpt"},
+    {"data", 0, "DIR", "image folder, one sub-folder per class (default: "
+                       "ROOT/synthetic-<data.synthetic_size>/pretrain)"},
+    {"profile", 0, "P", "profile: test, demo (default), gpu-small or paper"},
+    {"config", 0, "FILE", "JSON file of knob values over the profile's"},
+    {"set", 0, "KEY=VALUE", "one knob's value (repeatable), e.g. pretrain.epochs=3"},
+    {0}};
+static const biqa_cmd pretrain = {
+    .name = "pretrain", .summary = "pretrain a backbone (qpt, moco, simclr, supervised, scratch)",
+    .usage = "biqa pretrain --method NAME [--data DIR] [--profile P] [--config FILE] "
+             "[--set K=V ...]",
+    .details =
+        "Trains model.backbone with the method for pretrain.epochs over the folder (SGD,\n"
+        "lr = pretrain.lr x pretrain.batch_size / 256, pretrain.schedule, warm-up; views of\n"
+        "qpt.patch_size px). moco/qpt: momentum key encoder, queue (moco.*); qpt: V chains of\n"
+        "the degrade.* sampler per image, two IoU-bounded patches per chain (qpt.*); simclr:\n"
+        "NT-Xent in-batch; supervised: the folder's classes; scratch: the seed's init.\n"
+        "One run of kind pretrain with a loss row per epoch and every unreadable image;\n"
+        "the backbone goes to <db dir>/artifacts/run-ID/pretrain.safetensors (metadata\n"
+        "method, run_id), for 'biqa finetune --checkpoint' and 'biqa probe --checkpoint'.",
+    .examples = "  biqa pretrain --method qpt --profile demo\n"
+                "  biqa pretrain --method moco --data data/synthetic-test/pretrain --profile test\n",
+    .opts = pretrain_opts, .run = biqa_cmd_pretrain};
 static const biqa_opt downstream_opts[] = {
     {"data", 0, "DIR", "dataset directory with meta.csv (the synthetic benchmark's layout)"},
     {"checkpoint", 0, "W.safetensors", "pretrained backbone (strict load); without it: random "

@@ -1,0 +1,235 @@
+/* The method table and the training loop every pretraining method shares
+ * (methods/method.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "methods/method.h"
+
+static const biqa_method *const table[] = {&biqa_method_scratch, &biqa_method_supervised,
+                                           &biqa_method_moco, &biqa_method_simclr,
+                                           &biqa_method_qpt};
+
+int biqa_method_count(void) { return (int)(sizeof table / sizeof table[0]); }
+const biqa_method *biqa_method_at(int i) { return table[i]; }
+
+const biqa_method *biqa_method_find(const char *name)
+{
+    for (int i = 0; i < biqa_method_count(); i++)
+        if (!strcmp(table[i]->name, name))
+            return table[i];
+    return NULL;
+}
+
+/* ---- pairs ---- */
+
+int biqa_pair_partners(const biqa_batch *b, int *partner, biqa_error *err)
+{
+    for (int v = 0; v < b->views; v++) {
+        int found = 0;
+        for (int u = 0; u < b->views; u++)
+            if (u != v && b->group[u] == b->group[v])
+                partner[v] = u, found++;
+        if (found != 1)
+            return biqa_fail(err, "batch %d: view %d's group %d has %d other views, not 1",
+                             b->index, v, b->group[v], found);
+    }
+    return 0;
+}
+
+int biqa_pair_mask(const biqa_batch *b, int32_t *rows, int32_t *cols)
+{
+    int n = 0;
+    for (int r = 0; r < b->views; r++)
+        for (int c = 0; c < b->views; c++)
+            if (b->group[c] == b->group[r])
+                rows[n] = r, cols[n] = c, n++;
+    return n;
+}
+
+/* ---- the pretrainer ---- */
+
+int biqa_pretrainer_init(biqa_pretrainer *p, const biqa_method *m, const biqa_pretrain_config *cfg,
+                         int num_classes, biqa_backend *be, biqa_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->method = m, p->cfg = cfg, p->be = be;
+    if (m->create(cfg, num_classes, be, &p->state, err) < 0)
+        return -1;
+    if (!m->step)
+        return 0;
+    p->nparams = m->params(p->state, &p->params);
+    biqa_optim_config oc = {.kind = BIQA_OPTIM_SGD, .momentum = (float)cfg->momentum,
+                            .weight_decay = (float)cfg->weight_decay};
+    if (!(p->optim = biqa_optim_create(be, &oc, p->params, p->nparams, err))) {
+        biqa_pretrainer_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+void biqa_pretrainer_free(biqa_pretrainer *p)
+{
+    if (p->x_dev)
+        p->be->free(p->be, p->x_dev);
+    biqa_optim_destroy(p->optim);
+    if (p->state)
+        p->method->destroy(p->state);
+    memset(p, 0, sizeof *p);
+}
+
+int biqa_pretrainer_step(biqa_pretrainer *p, const biqa_batch *b, float lr, float *loss,
+                         biqa_error *err)
+{
+    size_t n = (size_t)b->views * 3 * b->size * b->size;
+    if (n > p->x_cap) {
+        if (p->x_dev)
+            p->be->free(p->be, p->x_dev);
+        p->x_dev = p->be->alloc(p->be, n * sizeof(float));
+        p->x_cap = p->x_dev ? n : 0;
+        if (!p->x_dev)
+            return biqa_fail(err, "%s: out of memory for a batch of %d views", p->method->name,
+                             b->views);
+    }
+    p->be->upload(p->be, p->x_dev, b->x, n);
+    biqa_tensor x = biqa_view(p->x_dev, b->views, 3, b->size, b->size);
+    biqa_optim_zero_grad(p->optim);
+    if (p->method->step(p->state, b, &x, loss, err) < 0)
+        return -1;
+    if (!isfinite(*loss))
+        return biqa_fail(err, "%s: the loss is %g at batch %d of epoch %llu (lower pretrain.lr?)",
+                         p->method->name, *loss, b->index, (unsigned long long)b->epoch);
+    biqa_optim_step(p->optim, lr);
+    if (p->method->after_update)
+        p->method->after_update(p->state);
+    return 0;
+}
+
+/* ---- the loop ---- */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int check_config(const biqa_pretrain_config *c, biqa_error *err)
+{
+    if (c->epochs < 1 || c->batch_size < 2)
+        return biqa_fail(err, "pretrain.epochs >= 1 and pretrain.batch_size >= 2 are needed "
+                              "(got %d, %d)", c->epochs, c->batch_size);
+    if (!(c->lr > 0) || !(c->momentum >= 0) || !(c->weight_decay >= 0) || c->warmup_epochs < 0)
+        return biqa_fail(err, "pretrain.lr > 0, pretrain.momentum >= 0, pretrain.weight_decay "
+                              ">= 0 and pretrain.warmup_epochs >= 0 are needed");
+    if (c->warmup_epochs >= c->epochs)
+        return biqa_fail(err, "pretrain.warmup_epochs %d: must be below pretrain.epochs %d",
+                         c->warmup_epochs, c->epochs);
+    return 0;
+}
+
+/* lr = pretrain.lr x batch / 256 (Goyal et al.'s linear scaling, as MoCo).
+ * Cosine decays to 0 at the last step. "step" is StepLR with gamma 0.1
+ * every third of the post-warm-up steps [harness choice; MoCo v1 divides
+ * by 10 at epochs 120 and 160 of 200, a multi-step schedule optim.h lacks]. */
+static int make_schedule(const biqa_pretrain_config *c, long per_epoch, biqa_schedule *s,
+                         biqa_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = c->schedule;
+    s->base_lr = c->lr * c->batch_size / 256.0;
+    s->total_steps = per_epoch * c->epochs;
+    s->warmup_steps = per_epoch * c->warmup_epochs;
+    s->min_lr = 0;
+    long post = s->total_steps - s->warmup_steps;
+    s->step_size = post / 3 > 0 ? post / 3 : 1;
+    s->gamma = 0.1;
+    return biqa_schedule_check(s, err);
+}
+
+static void progress(const biqa_method *m, long step, long total, double t0, double loss,
+                     int items)
+{
+    double el = now() - t0, rate = el > 0 ? step / el : 0;
+    double eta = rate > 0 ? (total - step) / rate : 0;
+    biqa_info("pretrain %s: step %ld/%ld, %.2f steps/s (%.1f images/s), ETA %.0f s, loss %.4f",
+              m->name, step, total, rate, rate * items, eta, loss);
+}
+
+static int train(biqa_pretrainer *p, const biqa_folder *data, const biqa_pretrain_sink *sink,
+                 biqa_error *err)
+{
+    const biqa_pretrain_config *c = p->cfg;
+    biqa_recipe recipe = biqa_recipe_default(p->method->recipe, c->size);
+    if (recipe.kind == BIQA_RECIPE_QPT) {
+        recipe.variants = c->variants;
+        recipe.iou_min = c->iou_min, recipe.iou_max = c->iou_max;
+        recipe.sampler = c->sampler;
+    }
+    biqa_loader_config lc = {.folder = data, .recipe = recipe, .batch = c->batch_size,
+                             .threads = c->threads, .prefetch = 2, .seed = c->seed};
+    biqa_loader *L = NULL;
+    if (biqa_recipe_check(&recipe, err) < 0 || biqa_loader_create(&lc, &L, err) < 0)
+        return -1;
+    const long per_epoch = biqa_loader_batches(L), total = per_epoch * c->epochs;
+    biqa_schedule sched;
+    int rc = make_schedule(c, per_epoch, &sched, err);
+    int reported = 0;
+    long step = 0;
+    const double t0 = now();
+    for (int e = 0; rc == 0 && e < c->epochs; e++) {
+        biqa_loader_epoch(L, (uint64_t)e);
+        double sum = 0;
+        int nb = 0;
+        const biqa_batch *b;
+        while (rc == 0 && (rc = biqa_loader_next(L, &b, err)) == 1) {
+            float loss = 0;
+            rc = biqa_pretrainer_step(p, b, (float)biqa_schedule_lr(&sched, step), &loss, err);
+            if (rc < 0)
+                break;
+            sum += loss, nb++, step++;
+            if (step % c->progress_every == 0 || step == total)
+                progress(p->method, step, total, t0, loss, b->items);
+            int nf;
+            const biqa_loader_failure *f = biqa_loader_failures(L, &nf);
+            for (; rc == 0 && reported < nf; reported++)
+                if (sink && sink->failure)
+                    rc = sink->failure(sink->ctx, f[reported].path, f[reported].error, err);
+        }
+        if (rc == 0 && sink && sink->epoch_loss)
+            rc = sink->epoch_loss(sink->ctx, e, nb ? sum / nb : NAN, err);
+        if (rc == 0)
+            biqa_info("pretrain %s: epoch %d/%d mean loss %.5f", p->method->name, e + 1,
+                      c->epochs, nb ? sum / nb : NAN);
+    }
+    if (rc == 0 && biqa_loader_failed_reads(L) > 0)
+        biqa_warn("pretrain %s: %ld unreadable image reads replaced (recorded with the run)",
+                  p->method->name, biqa_loader_failed_reads(L));
+    biqa_loader_destroy(L);
+    return rc;
+}
+
+int biqa_pretrain(const biqa_method *m, const biqa_pretrain_config *cfg, const biqa_folder *data,
+                  biqa_backend *be, const biqa_pretrain_sink *sink, const char *ckpt_path,
+                  biqa_error *err)
+{
+    if (cfg->progress_every < 1)
+        return biqa_fail(err, "pretrain: progress_every must be >= 1");
+    if (m->step && check_config(cfg, err) < 0)
+        return -1;
+    biqa_pretrainer p;
+    if (biqa_pretrainer_init(&p, m, cfg, data->nclasses, be, err) < 0)
+        return -1;
+    int rc = m->step ? train(&p, data, sink, err) : 0;
+    if (rc == 0) {
+        char meta[256];
+        snprintf(meta, sizeof meta, "{\"method\": \"%s\", \"run_id\": \"%lld\"}", m->name,
+                 (long long)cfg->run_id);
+        rc = biqa_model_save(m->backbone(p.state), ckpt_path, meta, err);
+    }
+    biqa_pretrainer_free(&p);
+    return rc;
+}
