@@ -215,10 +215,21 @@ static const biqa_cmd eval = {
                "kind eval (split 'all') whose parent is the fine-tuning run.",
     .examples = "  biqa eval --checkpoint artifacts/run-12/model.safetensors --data data/other\n",
     .opts = eval_opts, .run = biqa_cmd_eval};
-static const biqa_cmd reproduce = {.name = "reproduce",
-                                   .summary = "run a whole profile's grid into the results store",
-                                   .usage = "biqa reproduce [--profile test|demo|gpu-small|paper]",
-                                   METHODS};
+static const biqa_opt reproduce_opts[] = {
+    {"profile", 0, "P", "profile: test, demo (default), gpu-small or paper"},
+    {"config", 0, "FILE", "JSON file of knob values over the profile's"},
+    {"set", 0, "KEY=VALUE", "one knob's value (repeatable), passed to every stage"},
+    {0}};
+static const biqa_cmd reproduce = {
+    .name = "reproduce", .summary = "run a whole profile's grid into the results store",
+    .usage = "biqa reproduce [--profile test|demo|gpu-small|paper] [--set K=V ...]",
+    .details = "Makes the synthetic benchmark when absent, pretrains every method of\n"
+               "pretrain.methods, fine-tunes and probes each over the profile's splits, and\n"
+               "prints each method's median SRCC and PLCC (bootstrap 95% CI) from the store.\n"
+               "An umbrella run of kind 'reproduce' records the profile's config; the runs\n"
+               "of its stages follow it.",
+    .examples = "  biqa reproduce --profile test\n  biqa reproduce --profile demo --seed 2\n",
+    .opts = reproduce_opts, .run = biqa_cmd_reproduce};
 
 /* ---- score ---- */
 static const biqa_opt score_opts[] = {

@@ -21,6 +21,7 @@ int biqa_cmd_bench_loader(biqa_cli *cli);
 int biqa_cmd_finetune(biqa_cli *cli);
 int biqa_cmd_probe(biqa_cli *cli);
 int biqa_cmd_eval(biqa_cli *cli);
+int biqa_cmd_reproduce(biqa_cli *cli);
 int biqa_cmd_pretrain(biqa_cli *cli);
 
 /* Usage error unless the command got between min and max positional args. */
