@@ -20,7 +20,9 @@ DEBS := gcc make pkg-config libsqlite3-dev libcjson-dev libssl-dev libcriterion-
 PKGS    := sqlite3 libcjson openssl libturbojpeg libpng openblas
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 $(WARN) -D_GNU_SOURCE -fopenmp -I. -I$(BUILD)/gen \
+# -ffp-contract=off: outputs (the degradation ops' bytes above all) must not depend on
+# whether the compiler fuses a*b+c into an FMA in its AVX2/AVX-512 clones (kernels/image/filter.h).
+CFLAGS  += -std=c11 $(WARN) -D_GNU_SOURCE -fopenmp -ffp-contract=off -I. -I$(BUILD)/gen \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -ldl -lpthread -lm
 

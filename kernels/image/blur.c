@@ -2,44 +2,52 @@
  * glass and generalised-Gaussian blur. Kernel radius ceil(3 sigma) unless
  * an op says otherwise; reflect-101 borders (kernels/image/filter.h). */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/rng.h"
 #include "kernels/image/filter.h"
 #include "kernels/image/ops.h"
 
-/* Float copies of an image: f (3wh), tmp (3wh) and a padded row. */
+/* Buffers of biqa_sep_filter: ring ((2r+1) 3w floats) and row (3(w+2r)),
+ * after f (a float image, 3wh) when with_f. */
 typedef struct planes {
-    float *f, *tmp, *row;
+    float *f, *ring, *row;
 } planes;
 
-static int planes_alloc(planes *p, int w, int h, int r, biqa_error *err)
+static int planes_alloc(planes *p, int w, int h, int r, int with_f, biqa_error *err)
 {
-    size_t n = (size_t)3 * w * h;
-    p->f = malloc((2 * n + 3 * ((size_t)w + 2 * r)) * sizeof *p->f);
-    if (!p->f)
+    const size_t n = with_f ? (size_t)3 * w * h : 0, nring = (size_t)(2 * r + 1) * 3 * w;
+    float *buf = malloc((n + nring + 3 * ((size_t)w + 2 * r)) * sizeof *buf);
+    if (!buf)
         return biqa_fail(err, "out of memory for a %dx%d image", w, h);
-    p->tmp = p->f + n;
-    p->row = p->tmp + n;
+    p->f = buf;
+    p->ring = buf + n;
+    p->row = p->ring + nring;
     return 0;
 }
 
 /* out = (1 + c) x - c blur(x), blur = 3x3 Gaussian of sigma 0.8 (QPT.md). */
+BIQA_CLONES
+static void unsharp(const uint8_t *x, const float *blur, size_t n, float c, uint8_t *out)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        out[i] = biqa_to_u8((1 + c) * x[i] - c * blur[i]);
+}
+
 int biqa_op_sharpen(const biqa_image *in, const double *p, uint64_t seed, uint64_t stream,
                     uint8_t *out, biqa_error *err)
 {
     (void)seed, (void)stream;
     planes pl = {0};
-    if (planes_alloc(&pl, in->w, in->h, 1, err) < 0)
+    if (planes_alloc(&pl, in->w, in->h, 1, 1, err) < 0)
         return -1;
     float k[3];
     biqa_gaussian_kernel(0.8, 1, k);
-    size_t n = (size_t)3 * in->w * in->h;
-    biqa_u8_to_float(in->px, n, pl.f);
-    biqa_sep_filter(pl.f, in->w, in->h, k, 1, pl.tmp, pl.row, pl.f);
-    const float c = (float)p[0];
-    for (size_t i = 0; i < n; i++)
-        out[i] = biqa_to_u8((1 + c) * in->px[i] - c * pl.f[i]);
+    biqa_sep_filter(NULL, in->px, in->w, in->h, k, 1, pl.ring, pl.row, pl.f, NULL);
+    unsharp(in->px, pl.f, (size_t)3 * in->w * in->h, (float)p[0], out);
     free(pl.f);
     return 0;
 }
@@ -51,16 +59,27 @@ int biqa_op_gblur(const biqa_image *in, const double *p, uint64_t seed, uint64_t
     (void)seed, (void)stream;
     int r = biqa_blur_radius(p[0]);
     planes pl = {0};
-    if (planes_alloc(&pl, in->w, in->h, r, err) < 0)
+    if (planes_alloc(&pl, in->w, in->h, r, 0, err) < 0)
         return -1;
     float k[2 * BIQA_MAX_RADIUS + 1];
     biqa_gaussian_kernel(p[0], r, k);
-    size_t n = (size_t)3 * in->w * in->h;
-    biqa_u8_to_float(in->px, n, pl.f);
-    biqa_sep_filter(pl.f, in->w, in->h, k, r, pl.tmp, pl.row, pl.f);
-    biqa_float_to_u8(pl.f, n, out);
+    biqa_sep_filter(NULL, in->px, in->w, in->h, k, r, pl.ring, pl.row, NULL, out);
     free(pl.f);
     return 0;
+}
+
+/* off[j] = the swap partner of pixel i0 + j, as an offset in floats. */
+BIQA_CLONES
+static void glass_offsets(uint64_t key, uint64_t i0, int n, int d, int w, ptrdiff_t *off)
+{
+    const uint32_t span = 2 * (uint32_t)d + 1;
+#pragma omp simd
+    for (int j = 0; j < n; j++) {
+        const uint64_t v = biqa_rng_next(key, i0 + (uint64_t)j);
+        const int dx = (int)(((uint64_t)(uint32_t)v * span) >> 32) - d;
+        const int dy = (int)(((uint64_t)(uint32_t)(v >> 32) * span) >> 32) - d;
+        off[j] = 3 * ((ptrdiff_t)dy * w + dx);
+    }
 }
 
 /* Glass blur as in Hendrycks & Dietterich's ImageNet-C (one iteration):
@@ -75,29 +94,30 @@ int biqa_op_glass(const biqa_image *in, const double *p, uint64_t seed, uint64_t
 {
     const int w = in->w, h = in->h, d = (int)p[1], r = biqa_blur_radius(p[0]);
     planes pl = {0};
-    if (planes_alloc(&pl, w, h, r, err) < 0)
+    if (planes_alloc(&pl, w, h, r, 1, err) < 0)
         return -1;
     float k[2 * BIQA_MAX_RADIUS + 1];
     biqa_gaussian_kernel(p[0], r, k);
-    size_t n = (size_t)3 * w * h;
-    biqa_u8_to_float(in->px, n, pl.f);
-    biqa_sep_filter(pl.f, w, h, k, r, pl.tmp, pl.row, pl.f);
-    const uint64_t span = 2 * (uint64_t)d + 1;
-    for (int y = h - 1 - d; y >= d; y--)
+    biqa_sep_filter(NULL, in->px, w, h, k, r, pl.ring, pl.row, pl.f, NULL);
+    const uint64_t key = biqa_rng_key(seed, stream);
+    ptrdiff_t *off = malloc((size_t)w * sizeof *off);
+    if (!off) {
+        free(pl.f);
+        return biqa_fail(err, "out of memory for a %dx%d image", w, h);
+    }
+    for (int y = h - 1 - d; y >= d && d < w - d; y--) {
+        /* The row's offsets first (a vectorised loop), then its swaps. */
+        glass_offsets(key, (uint64_t)y * w + d, w - 2 * d, d, w, off);
         for (int x = w - 1 - d; x >= d; x--) {
-            uint64_t v = biqa_rng_u64(seed, stream, (uint64_t)y * w + x);
-            int dx = (int)(((v & 0xFFFFFFFFu) * span) >> 32) - d;
-            int dy = (int)(((v >> 32) * span) >> 32) - d;
-            float *a = pl.f + 3 * ((size_t)y * w + x);
-            float *b = pl.f + 3 * ((size_t)(y + dy) * w + x + dx);
-            for (int c = 0; c < 3; c++) {
-                float t = a[c];
-                a[c] = b[c];
-                b[c] = t;
-            }
+            float *a = pl.f + 3 * ((size_t)y * w + x), *b = a + off[x - d], ta[3], tb[3];
+            memcpy(ta, a, sizeof ta);
+            memcpy(tb, b, sizeof tb);
+            memcpy(a, tb, sizeof tb);
+            memcpy(b, ta, sizeof ta);
         }
-    biqa_sep_filter(pl.f, w, h, k, r, pl.tmp, pl.row, pl.f);
-    biqa_float_to_u8(pl.f, n, out);
+    }
+    free(off);
+    biqa_sep_filter(pl.f, NULL, w, h, k, r, pl.ring, pl.row, NULL, out);
     free(pl.f);
     return 0;
 }
@@ -108,10 +128,10 @@ static int apply_grid(const biqa_image *in, const double *grid, int r, uint8_t *
 {
     int side = 2 * r + 1, ntaps = 0;
     biqa_tap *taps = malloc((size_t)side * side * sizeof *taps);
-    float *pad = malloc((size_t)3 * (in->w + 2 * r) * (in->h + 2 * r) * sizeof *pad);
-    if (!taps || !pad) {
+    float *ring = malloc((size_t)3 * (in->w + 2 * r) * (2 * r + 1) * sizeof *ring);
+    if (!taps || !ring) {
         free(taps);
-        free(pad);
+        free(ring);
         return biqa_fail(err, "out of memory for a %dx%d image", in->w, in->h);
     }
     double sum = 0;
@@ -123,9 +143,9 @@ static int apply_grid(const biqa_image *in, const double *grid, int r, uint8_t *
             if (g > 0)
                 taps[ntaps++] = (biqa_tap){dx, dy, (float)(g / sum)};
         }
-    biqa_conv_taps(in->px, in->w, in->h, taps, ntaps, r, pad, out);
+    biqa_conv_taps(in->px, in->w, in->h, taps, ntaps, r, ring, out);
     free(taps);
-    free(pad);
+    free(ring);
     return 0;
 }
 

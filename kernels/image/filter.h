@@ -31,6 +31,19 @@ static inline uint8_t biqa_to_u8(float v)
     return (uint8_t)(i < 0 ? 0 : i > 255 ? 255 : i);
 }
 
+/* Hot loops are also compiled for x86-64-v3 (AVX2) and v4 (AVX-512), the
+ * widest that the CPU supports picked when the program loads (GCC's
+ * target_clones; other compilers and targets get the one baseline build).
+ * Every version gives the same bytes: the loops vectorise across
+ * independent outputs, each output's operations keep their order, and
+ * -std=c11 keeps GCC from fusing a * b + c into an FMA
+ * (-ffp-contract=off). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define BIQA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BIQA_CLONES
+#endif
+
 void biqa_u8_to_float(const uint8_t *in, size_t n, float *out);
 void biqa_float_to_u8(const float *in, size_t n, uint8_t *out);
 
@@ -44,9 +57,11 @@ int biqa_blur_radius(double sigma);
 void biqa_gaussian_kernel(double sigma, int r, float *k);
 
 /* out = k (x) k (x) in for a symmetric kernel k of radius r (2r+1 weights),
- * rows then columns. tmp holds 3wh floats, row 3(w+2r); out may be in. */
-void biqa_sep_filter(const float *in, int w, int h, const float *k, int r, float *tmp,
-                     float *row, float *out);
+ * rows then columns. The input is in (floats) or, when in is NULL, in8
+ * (bytes); the output goes to out (floats, not in) or, when out is NULL, to
+ * out8 (bytes, as biqa_to_u8). ring holds (2r+1) 3w floats, row 3(w+2r). */
+void biqa_sep_filter(const float *in, const uint8_t *in8, int w, int h, const float *k, int r,
+                     float *ring, float *row, float *out, uint8_t *out8);
 
 /* A 2-D kernel as its non-zero taps: out(x, y) = sum w * in(x + dx, y + dy). */
 typedef struct biqa_tap {
@@ -54,8 +69,10 @@ typedef struct biqa_tap {
     float w;
 } biqa_tap;
 
-/* out = sum over taps, |dx|, |dy| <= r; pad holds 3(w+2r)(h+2r) floats. */
+/* out = sum over taps, |dx|, |dy| <= r, in order, four taps at a time
+ * (acc += ((w0 s0 + w1 s1) + w2 s2) + w3 s3); ring holds (2r+1) 3(w+2r)
+ * floats. */
 void biqa_conv_taps(const uint8_t *in, int w, int h, const biqa_tap *taps, int ntaps, int r,
-                    float *pad, uint8_t *out);
+                    float *ring, uint8_t *out);
 
 #endif

@@ -17,44 +17,6 @@
 #include "kernels/image/filter.h"
 #include "kernels/image/ops.h"
 
-static void rgb_to_hls(const float *rgb, float *hls)
-{
-    float r = rgb[0], g = rgb[1], b = rgb[2];
-    float mx = r > g ? r : g, mn = r < g ? r : g;
-    mx = mx > b ? mx : b;
-    mn = mn < b ? mn : b;
-    float d = mx - mn;
-    float l = (mx + mn) / 2, h = 0, s = 0;
-    if (d > 0) {
-        s = l < 0.5f ? d / (mx + mn) : d / (2 - mx - mn);
-        h = mx == r ? (g - b) / d : mx == g ? (b - r) / d + 2 : (r - g) / d + 4;
-        h *= 60;
-        if (h < 0)
-            h += 360;
-    }
-    hls[0] = h, hls[1] = l, hls[2] = s;
-}
-
-static void hls_to_rgb(const float *hls, float *rgb)
-{
-    float h = hls[0], l = hls[1], s = hls[2];
-    if (s == 0) {
-        rgb[0] = rgb[1] = rgb[2] = l;
-        return;
-    }
-    float p2 = l <= 0.5f ? l * (1 + s) : l + s - l * s, p1 = 2 * l - p2, c = p2 - p1;
-    h /= 60;
-    int sector = (int)floorf(h);
-    float f = h - (float)sector;
-    sector %= 6;
-    float up = p1 + c * f, down = p1 + c * (1 - f);
-    static const int order[6][3] = {{0, 1, 2}, {3, 0, 2}, {2, 0, 1},
-                                    {2, 3, 0}, {1, 2, 0}, {0, 2, 3}};
-    const float tab[4] = {p2, up, p1, down};
-    for (int ch = 0; ch < 3; ch++)
-        rgb[ch] = tab[order[sector][ch]];
-}
-
 /* Inverse-CDF sampler of Poisson(lambda) from 32-bit uniforms: the
  * smallest k with u < thr[k]; guide[u >> 20] is where to start looking. */
 typedef struct poisson {
@@ -94,22 +56,94 @@ static inline int poisson_draw(const poisson *p, uint32_t u)
     return k;
 }
 
-/* Adds the noise to one pixel. */
-static void iso_pixel(const uint8_t *x, int count, float hue_noise, uint8_t *o)
+/* Pixels are worked on in blocks: the random draws first (scalar: libm's
+ * log, sqrt, sin and cos), then the colour arithmetic over the block in
+ * vectorisable loops whose selects take the place of the branches of the
+ * per-pixel formulas (OpenCV's float RGB <-> HLS), with every value
+ * computed by the same float operations in the same order. */
+enum { BLOCK = 512 };
+
+typedef struct iso_block {
+    float r[BLOCK], g[BLOCK], b[BLOCK]; /* the output, RGB in [0, 1] */
+    float h[BLOCK], l[BLOCK], s[BLOCK]; /* HLS after the noise */
+    float noise[BLOCK + 1];             /* hue noise, degrees */
+    float count[BLOCK + 1];             /* Poisson draws */
+    double radius[BLOCK / 2], angle[BLOCK / 2]; /* Box-Muller, per pair */
+} iso_block;
+
+/* radius = hue_std sqrt(-2 log u1), from log u1. */
+BIQA_CLONES
+static void box_muller_radius(double *radius, int n, double hue_std)
 {
-    float rgb[3] = {x[0] / 255.0f, x[1] / 255.0f, x[2] / 255.0f}, hls[3];
-    rgb_to_hls(rgb, hls);
-    float h = hls[0] + hue_noise;
-    if (h < 0 || h >= 360) {
-        h = fmodf(h, 360.0f);
-        if (h < 0)
-            h += 360;
+#pragma omp simd
+    for (int i = 0; i < n; i++)
+        radius[i] = hue_std * sqrt(-2 * radius[i]);
+}
+
+/* RGB -> HLS, plus the noise: h + noise (not wrapped yet),
+ * l + count / 255 (1 - l). */
+BIQA_CLONES
+static void iso_to_hls(const uint8_t *px, int n, iso_block *restrict q)
+{
+#pragma omp simd
+    for (int i = 0; i < n; i++) {
+        const float r = px[3 * i] / 255.0f, g = px[3 * i + 1] / 255.0f, b = px[3 * i + 2] / 255.0f;
+        float mx = r > g ? r : g, mn = r < g ? r : g;
+        mx = mx > b ? mx : b;
+        mn = mn < b ? mn : b;
+        const float d = mx - mn, l = (mx + mn) / 2;
+        /* d = 0 (grey): h = s = 0; the divisions by 0 are discarded. */
+        const float s = d / (l < 0.5f ? mx + mn : 2 - mx - mn);
+        const float num = mx == r ? g - b : mx == g ? b - r : r - g;
+        const float off = mx == r ? 0.0f : mx == g ? 2.0f : 4.0f;
+        float h = (num / d + off) * 60;
+        h = h < 0 ? h + 360 : h;
+        q->h[i] = (d > 0 ? h : 0) + q->noise[i];
+        q->l[i] = l + q->count[i] / 255 * (1 - l);
+        q->s[i] = d > 0 ? s : 0;
     }
-    hls[0] = h;
-    hls[1] += (float)count / 255 * (1 - hls[1]);
-    hls_to_rgb(hls, rgb);
-    for (int c = 0; c < 3; c++)
-        o[c] = biqa_to_u8(rgb[c] * 255);
+}
+
+/* The hue wraps into [0, 360) as fmodf(h, 360), + 360 when negative.
+ * iso_to_rgb does it for h in [-360, 720), where fmodf is h or h - 360
+ * (exact, by Sterbenz's lemma); the noise beyond +-360 degrees (never at
+ * the table's levels) is wrapped here first. A result of 360 (h + 360
+ * rounded up) then reads as 0: the same sector 0, f = 0. */
+static void iso_wrap(int n, iso_block *q)
+{
+    for (int i = 0; i < n; i++)
+        if (!(q->noise[i] >= -360 && q->noise[i] < 360)) {
+            const float h = fmodf(q->h[i], 360.0f);
+            q->h[i] = h < 0 ? h + 360 : h;
+        }
+}
+
+/* HLS -> RGB bytes. s = 0 needs no case of its own: then p1 = p2 = l,
+ * c = 0 and every channel is l. The channels' roles in the hue's sector
+ * are kernels/image/ops.h's. */
+BIQA_CLONES
+static void iso_to_rgb(iso_block *restrict q, int n, uint8_t *restrict out)
+{
+#pragma omp simd
+    for (int i = 0; i < n; i++) {
+        const float l = q->l[i], s = q->s[i];
+        const float lo = l * (1 + s), hi = l + s - l * s;
+        const float p2 = l <= 0.5f ? lo : hi, p1 = 2 * l - p2, c = p2 - p1;
+        const float h0 = q->h[i], below = h0 + 360, above = h0 - 360;
+        const float h = (h0 < 0 ? below : h0 >= 360 ? above : h0) / 60;
+        const int sector = (int)h; /* h >= 0: truncation is floorf */
+        const float f = h - (float)sector;
+        const float up = p1 + c * f, down = p1 + c * (1 - f);
+        q->r[i] = biqa_role_pick(BIQA_ROLE_R >> 2 * sector & 3, p2, up, p1, down);
+        q->g[i] = biqa_role_pick(BIQA_ROLE_G >> 2 * sector & 3, p2, up, p1, down);
+        q->b[i] = biqa_role_pick(BIQA_ROLE_B >> 2 * sector & 3, p2, up, p1, down);
+    }
+#pragma omp simd
+    for (int i = 0; i < n; i++) {
+        out[3 * i] = biqa_to_u8(q->r[i] * 255);
+        out[3 * i + 1] = biqa_to_u8(q->g[i] * 255);
+        out[3 * i + 2] = biqa_to_u8(q->b[i] * 255);
+    }
 }
 
 int biqa_op_iso(const biqa_image *in, const double *p, uint64_t seed, uint64_t stream,
@@ -117,31 +151,51 @@ int biqa_op_iso(const biqa_image *in, const double *p, uint64_t seed, uint64_t s
 {
     const size_t npx = (size_t)in->w * in->h;
     /* L = (max + min) / 2 of the [0, 1] values; its population std. */
-    double sum = 0, sum2 = 0;
+    double lvalue[511], sum = 0, sum2 = 0;
+    for (int v = 0; v < 511; v++)
+        lvalue[v] = v / 510.0;
     for (size_t i = 0; i < npx; i++) {
         const uint8_t *x = in->px + 3 * i;
         int mx = x[0] > x[1] ? x[0] : x[1], mn = x[0] < x[1] ? x[0] : x[1];
         mx = mx > x[2] ? mx : x[2];
         mn = mn < x[2] ? mn : x[2];
-        double l = (mx + mn) / 510.0;
+        const double l = lvalue[mx + mn];
         sum += l;
         sum2 += l * l;
     }
     const double mean = sum / (double)npx, var = sum2 / (double)npx - mean * mean;
     poisson pois;
-    if (poisson_init(&pois, sqrt(var > 0 ? var : 0) * p[1] * 255, err) < 0)
-        return -1;
+    iso_block *q = malloc(sizeof *q);
+    if (!q || poisson_init(&pois, sqrt(var > 0 ? var : 0) * p[1] * 255, err) < 0) {
+        free(q);
+        return q ? -1 : biqa_fail(err, "out of memory");
+    }
     const double hue_std = p[0] * 360 * p[1];
-    for (size_t j = 0; 2 * j < npx; j++) {
-        const uint64_t a = biqa_rng_u64(seed, stream, 2 * j), b = biqa_rng_u64(seed, stream, 2 * j + 1);
-        const double u1 = ((double)(b >> 32) + 0.5) * 0x1p-32, u2 = (double)(b & 0xFFFFFFFFu) * 0x1p-32;
-        const double radius = hue_std * sqrt(-2 * log(u1)), angle = 2 * M_PI * u2;
-        iso_pixel(in->px + 6 * j, poisson_draw(&pois, (uint32_t)(a >> 32)),
-                  (float)(radius * cos(angle)), out + 6 * j);
-        if (2 * j + 1 < npx)
-            iso_pixel(in->px + 6 * j + 3, poisson_draw(&pois, (uint32_t)a),
-                      (float)(radius * sin(angle)), out + 6 * j + 3);
+    const uint64_t key = biqa_rng_key(seed, stream);
+    for (size_t i0 = 0; i0 < npx; i0 += BLOCK) {
+        const int n = npx - i0 < BLOCK ? (int)(npx - i0) : BLOCK;
+        /* Pair i / 2: u64 2j gives the Poisson draws, u64 2j + 1 the normal
+         * ones (its u1 goes through log here, then sqrt in a vector loop). */
+        double *radius = q->radius, *angle = q->angle;
+        const int npair = (n + 1) / 2;
+        for (int i = 0; i < npair; i++) {
+            const uint64_t j = i0 / 2 + (uint64_t)i;
+            const uint64_t a = biqa_rng_next(key, 2 * j), b = biqa_rng_next(key, 2 * j + 1);
+            radius[i] = log(((double)(b >> 32) + 0.5) * 0x1p-32);
+            angle[i] = 2 * M_PI * ((double)(b & 0xFFFFFFFFu) * 0x1p-32);
+            q->count[2 * i] = (float)poisson_draw(&pois, (uint32_t)(a >> 32));
+            q->count[2 * i + 1] = (float)poisson_draw(&pois, (uint32_t)a);
+        }
+        box_muller_radius(radius, npair, hue_std);
+        for (int i = 0; i < npair; i++) {
+            q->noise[2 * i] = (float)(radius[i] * cos(angle[i]));
+            q->noise[2 * i + 1] = (float)(radius[i] * sin(angle[i]));
+        }
+        iso_to_hls(in->px + 3 * i0, n, q);
+        iso_wrap(n, q);
+        iso_to_rgb(q, n, out + 3 * i0);
     }
     free(pois.thr);
+    free(q);
     return 0;
 }

@@ -48,23 +48,39 @@ static void make_taps(int nin, int nout, int interp, int nt, int *index, float *
     }
 }
 
-/* dst row (3 wout floats) = the taps of src row (3 win floats). */
+/* dst row (3 wout floats) = the taps of src row (3 win floats), one pixel
+ * at a time: v = w0 a + w1 b, then for four taps v += w2 c + w3 d. */
 static void hpass(const float *src, int wout, int nt, const int *ix, const float *wt, float *dst)
 {
-    for (int x = 0; x < wout; x++, ix += nt, wt += nt) {
-        for (int c = 0; c < 3; c++) {
-            float v = wt[0] * src[3 * ix[0] + c] + wt[1] * src[3 * ix[1] + c];
-            if (nt == 4)
-                v += wt[2] * src[3 * ix[2] + c] + wt[3] * src[3 * ix[3] + c];
-            dst[3 * x + c] = v;
+    if (nt == 2) {
+        for (int x = 0; x < wout; x++, ix += 2, wt += 2) {
+            const float *a = src + 3 * ix[0], *b = src + 3 * ix[1];
+            const float w0 = wt[0], w1 = wt[1];
+            dst[3 * x] = w0 * a[0] + w1 * b[0];
+            dst[3 * x + 1] = w0 * a[1] + w1 * b[1];
+            dst[3 * x + 2] = w0 * a[2] + w1 * b[2];
+        }
+        return;
+    }
+    for (int x = 0; x < wout; x++, ix += 4, wt += 4) {
+        const float *a = src + 3 * ix[0], *b = src + 3 * ix[1], *c = src + 3 * ix[2],
+                    *d = src + 3 * ix[3];
+        const float w0 = wt[0], w1 = wt[1], w2 = wt[2], w3 = wt[3];
+        for (int k = 0; k < 3; k++) {
+            float v = w0 * a[k] + w1 * b[k];
+            v += w2 * c[k] + w3 * d[k];
+            dst[3 * x + k] = v;
         }
     }
 }
 
-/* dst row (n floats) = the taps of rows of src (rows of n floats). */
-static void vpass(const float *src, size_t n, int nt, const int *iy, const float *wt, float *dst)
+/* dst row (n floats) = the taps of rows of src (bytes, rows of n):
+ * ((wa a + wb b) + wc c) + wd d. */
+BIQA_CLONES
+static void vpass_from_u8(const uint8_t *src, size_t n, int nt, const int *iy, const float *wt,
+                          float *restrict dst)
 {
-    const float *a = src + iy[0] * n, *b = src + iy[1] * n;
+    const uint8_t *a = src + iy[0] * n, *b = src + iy[1] * n;
     const float wa = wt[0], wb = wt[1];
     if (nt == 2) {
 #pragma omp simd
@@ -72,24 +88,45 @@ static void vpass(const float *src, size_t n, int nt, const int *iy, const float
             dst[i] = wa * a[i] + wb * b[i];
         return;
     }
-    const float *c = src + iy[2] * n, *d = src + iy[3] * n;
+    const uint8_t *c = src + iy[2] * n, *d = src + iy[3] * n;
     const float wc = wt[2], wd = wt[3];
 #pragma omp simd
     for (size_t i = 0; i < n; i++)
         dst[i] = wa * a[i] + wb * b[i] + wc * c[i] + wd * d[i];
 }
 
+/* The same from rows of floats, rounded to bytes. */
+BIQA_CLONES
+static void vpass_to_u8(const float *src, size_t n, int nt, const int *iy, const float *wt,
+                        uint8_t *restrict dst)
+{
+    const float *a = src + iy[0] * n, *b = src + iy[1] * n;
+    const float wa = wt[0], wb = wt[1];
+    if (nt == 2) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            dst[i] = biqa_to_u8(wa * a[i] + wb * b[i]);
+        return;
+    }
+    const float *c = src + iy[2] * n, *d = src + iy[3] * n;
+    const float wc = wt[2], wd = wt[3];
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        dst[i] = biqa_to_u8(wa * a[i] + wb * b[i] + wc * c[i] + wd * d[i]);
+}
+
 static int resize_into(const biqa_image *in, int w, int h, int interp, uint8_t *out,
                        biqa_error *err)
 {
     const int nt = interp == BIQA_INTER_NEAREST ? 1 : interp == BIQA_INTER_LINEAR ? 2 : 4;
-    /* Float buffers: the input, the half-way image, the output. */
-    const size_t nin = (size_t)3 * in->w * in->h, nout = (size_t)3 * w * h;
-    const size_t nmid = h < in->h ? (size_t)3 * in->w * h : (size_t)3 * w * in->h;
+    const int win = in->w, hin = in->h, wmax = win > w ? win : w;
+    /* The taps, their weights, the half-way rows (floats: one when the
+     * vertical pass is first, every one otherwise), a row. */
+    const size_t nmid = h < hin ? (size_t)3 * win : (size_t)3 * w * hin;
     const int need_f = interp != BIQA_INTER_NEAREST;
     int *index = malloc((size_t)nt * (w + h) * sizeof *index);
-    float *weight = malloc(((size_t)nt * (w + h) + (need_f ? nin + nmid + nout : 0)) *
-                           sizeof *weight);
+    float *weight =
+        malloc(((size_t)nt * (w + h) + (need_f ? nmid + 3 * (size_t)wmax : 0)) * sizeof *weight);
     if (!index || !weight) {
         free(index);
         free(weight);
@@ -97,11 +134,11 @@ static int resize_into(const biqa_image *in, int w, int h, int interp, uint8_t *
     }
     int *xi = index, *yi = index + nt * w;
     float *xw = weight, *yw = weight + nt * w;
-    make_taps(in->w, w, interp, nt, xi, xw);
-    make_taps(in->h, h, interp, nt, yi, yw);
+    make_taps(win, w, interp, nt, xi, xw);
+    make_taps(hin, h, interp, nt, yi, yw);
     if (interp == BIQA_INTER_NEAREST) {
         for (int y = 0; y < h; y++) {
-            const uint8_t *src = in->px + (size_t)yi[y] * 3 * in->w;
+            const uint8_t *src = in->px + (size_t)yi[y] * 3 * win;
             uint8_t *o = out + (size_t)y * 3 * w;
             for (int x = 0; x < w; x++)
                 memcpy(o + 3 * x, src + 3 * xi[x], 3);
@@ -109,21 +146,22 @@ static int resize_into(const biqa_image *in, int w, int h, int interp, uint8_t *
     } else {
         /* The horizontal pass gathers, the vertical one streams: gather on
          * whichever of the input and output has fewer rows. */
-        float *fin = yw + nt * h, *mid = fin + nin, *fout = mid + nmid;
-        biqa_u8_to_float(in->px, nin, fin);
-        const size_t win3 = (size_t)3 * in->w, w3 = (size_t)3 * w;
-        if (h < in->h) {
-            for (int y = 0; y < h; y++)
-                vpass(fin, win3, nt, yi + y * nt, yw + y * nt, mid + y * win3);
-            for (int y = 0; y < h; y++)
-                hpass(mid + y * win3, w, nt, xi, xw, fout + y * w3);
+        float *mid = yw + nt * h, *row = mid + nmid;
+        const size_t win3 = (size_t)3 * win, w3 = (size_t)3 * w;
+        if (h < hin) {
+            for (int y = 0; y < h; y++) {
+                vpass_from_u8(in->px, win3, nt, yi + y * nt, yw + y * nt, mid);
+                hpass(mid, w, nt, xi, xw, row);
+                biqa_float_to_u8(row, w3, out + y * w3);
+            }
         } else {
-            for (int y = 0; y < in->h; y++)
-                hpass(fin + y * win3, w, nt, xi, xw, mid + y * w3);
+            for (int y = 0; y < hin; y++) {
+                biqa_u8_to_float(in->px + y * win3, win3, row);
+                hpass(row, w, nt, xi, xw, mid + y * w3);
+            }
             for (int y = 0; y < h; y++)
-                vpass(mid, w3, nt, yi + y * nt, yw + y * nt, fout + y * w3);
+                vpass_to_u8(mid, w3, nt, yi + y * nt, yw + y * nt, out + y * w3);
         }
-        biqa_float_to_u8(fout, nout, out);
     }
     free(index);
     free(weight);
