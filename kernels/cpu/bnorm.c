@@ -1,28 +1,28 @@
 /* Batch normalisation over (n, h, w) per channel, PyTorch semantics
  * (kernels/backend.h). Training-mode work is split by channel: a channel's
- * N planes are read once from memory for its statistics and again, mostly
- * from cache, for the output; every sum is accumulated in double in a fixed
- * order, so results are exact to float rounding and the same for any number
- * of workers. */
+ * N planes are read from memory for the mean, then twice more, mostly from
+ * cache, for the squared deviations and the output. Every sum is taken in
+ * double in a fixed order, so the statistics are accurate to float rounding
+ * and do not depend on the number of workers. */
 #include <math.h>
 
 #include "kernels/cpu/cpu_impl.h"
 
-/* Sum over channel c of x (n, C, hw) of x - shift. */
-static double chan_sum(const float *x, int n, int C, long hw, int c, double shift)
+/* Sum over channel c of x (n, C, hw). */
+CPU_HOT static double chan_sum(const float *x, int n, int C, long hw, int c)
 {
     double s = 0;
     for (int i = 0; i < n; i++) {
         const float *p = x + ((long)i * C + c) * hw;
 #pragma omp simd reduction(+ : s)
         for (long j = 0; j < hw; j++)
-            s += (double)p[j] - shift;
+            s += p[j];
     }
     return s;
 }
 
 /* Sum over channel c of (x - mean)^2. */
-static double chan_sqdev(const float *x, int n, int C, long hw, int c, double mean)
+CPU_HOT static double chan_sqdev(const float *x, int n, int C, long hw, int c, double mean)
 {
     double s = 0;
     for (int i = 0; i < n; i++) {
@@ -52,8 +52,8 @@ static split split_of(double v)
 }
 
 /* y = (x - mean) * scale + beta over channel c. */
-static void chan_affine(const float *x, float *y, int n, int C, long hw, int c, split mean,
-                        float scale, float beta)
+CPU_HOT static void chan_affine(const float *x, float *y, int n, int C, long hw, int c,
+                                split mean, float scale, float beta)
 {
     for (int i = 0; i < n; i++) {
         const float *p = x + ((long)i * C + c) * hw;
@@ -74,10 +74,10 @@ void biqa_cpu_bn_fwd_train(biqa_backend *be, const biqa_tensor *x, const biqa_te
     const double count = (double)N * (double)hw;
     const float *px = biqa_f32(x), *g = biqa_f32(gamma), *b = biqa_f32(beta);
     float *py = biqa_f32(y);
-#pragma omp parallel for num_threads(be->threads) schedule(static)
+#pragma omp parallel for num_threads(be->threads) schedule(static) if (count * C >= CPU_PAR_MIN)
     for (int c = 0; c < C; c++) {
         /* Two passes (mean, then squared deviations): no cancellation. */
-        double mean = chan_sum(px, N, C, hw, c, 0.0) / count;
+        double mean = chan_sum(px, N, C, hw, c) / count;
         double var_sum = chan_sqdev(px, N, C, hw, c, mean);
         double invstd = 1.0 / sqrt(var_sum / count + (double)eps);
         chan_affine(px, py, N, C, hw, c, split_of(mean), (float)(g[c] * invstd), b[c]);
@@ -95,6 +95,14 @@ void biqa_cpu_bn_fwd_train(biqa_backend *be, const biqa_tensor *x, const biqa_te
     }
 }
 
+CPU_HOT static void plane_affine(const float *p, float *q, long hw, float mean, float scale,
+                                 float beta)
+{
+#pragma omp simd
+    for (long j = 0; j < hw; j++)
+        q[j] = (p[j] - mean) * scale + beta;
+}
+
 void biqa_cpu_bn_fwd_eval(biqa_backend *be, const biqa_tensor *x, const biqa_tensor *gamma,
                           const biqa_tensor *beta, const biqa_tensor *running_mean,
                           const biqa_tensor *running_var, float eps, biqa_tensor *y)
@@ -107,12 +115,39 @@ void biqa_cpu_bn_fwd_eval(biqa_backend *be, const biqa_tensor *x, const biqa_ten
 #pragma omp parallel for num_threads(be->threads) schedule(static) if (planes * hw >= CPU_PAR_MIN)
     for (long pl = 0; pl < planes; pl++) {
         int c = (int)(pl % C);
-        const float scale = (float)(g[c] / sqrt((double)rv[c] + (double)eps)), m = rm[c];
-        const float *p = px + pl * hw;
-        float *q = py + pl * hw;
+        plane_affine(px + pl * hw, py + pl * hw, hw, rm[c],
+                     (float)(g[c] / sqrt((double)rv[c] + (double)eps)), b[c]);
+    }
+}
+
+/* Over channel c: sums[0] = sum dy, sums[1] = sum dy (x - mean). */
+CPU_HOT static void chan_bwd_sums(const float *x, const float *dy, int n, int C, long hw, int c,
+                                  double mean, double sums[2])
+{
+    double s0 = 0, s1 = 0;
+    for (int i = 0; i < n; i++) {
+        const float *p = x + ((long)i * C + c) * hw, *d = dy + ((long)i * C + c) * hw;
+#pragma omp simd reduction(+ : s0, s1)
+        for (long j = 0; j < hw; j++) {
+            s0 += d[j];
+            s1 += (double)d[j] * ((double)p[j] - mean);
+        }
+    }
+    sums[0] = s0;
+    sums[1] = s1;
+}
+
+/* dx = (dy - dmean - (x - mean) k) scale over channel c. */
+CPU_HOT static void chan_bwd_dx(const float *x, const float *dy, float *dx, int n, int C, long hw,
+                                int c, float mean, float dmean, float k, float scale)
+{
+    for (int i = 0; i < n; i++) {
+        const long off = ((long)i * C + c) * hw;
+        const float *p = x + off, *d = dy + off;
+        float *o = dx + off;
 #pragma omp simd
         for (long j = 0; j < hw; j++)
-            q[j] = (p[j] - m) * scale + b[c];
+            o[j] = (d[j] - dmean - (p[j] - mean) * k) * scale;
     }
 }
 
@@ -126,18 +161,12 @@ void biqa_cpu_bn_bwd(biqa_backend *be, int batch_stats, const biqa_tensor *x,
     const double count = (double)N * (double)hw;
     const float *px = biqa_f32(x), *pdy = biqa_f32(dy), *g = biqa_f32(gamma);
     const float *pm = biqa_f32(mean), *pis = biqa_f32(invstd);
-#pragma omp parallel for num_threads(be->threads) schedule(static)
+#pragma omp parallel for num_threads(be->threads) schedule(static) if (count * C >= CPU_PAR_MIN)
     for (int c = 0; c < C; c++) {
-        const double m = pm[c], is = pis[c];
-        double sum_dy = 0, sum_dy_xmu = 0; /* sum dy, sum dy (x - mean) */
-        for (int i = 0; i < N; i++) {
-            const float *p = px + ((long)i * C + c) * hw, *d = pdy + ((long)i * C + c) * hw;
-#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
-            for (long j = 0; j < hw; j++) {
-                sum_dy += d[j];
-                sum_dy_xmu += (double)d[j] * ((double)p[j] - m);
-            }
-        }
+        const double is = pis[c];
+        double sums[2]; /* sum dy, sum dy (x - mean) */
+        chan_bwd_sums(px, pdy, N, C, hw, c, pm[c], sums);
+        const double sum_dy = sums[0], sum_dy_xmu = sums[1];
         if (dbeta)
             biqa_f32(dbeta)[c] += (float)sum_dy;
         if (dgamma)
@@ -150,14 +179,7 @@ void biqa_cpu_bn_bwd(biqa_backend *be, int batch_stats, const biqa_tensor *x,
         const float scale = (float)(is * g[c]);
         const float k = batch_stats ? (float)(sum_dy_xmu * is * is / count) : 0.0f;
         const float dmean = batch_stats ? (float)(sum_dy / count) : 0.0f;
-        const float mf = pm[c]; /* x - mf is exact near the mean (Sterbenz) */
-        for (int i = 0; i < N; i++) {
-            const long off = ((long)i * C + c) * hw;
-            const float *p = px + off, *d = pdy + off;
-            float *o = biqa_f32(dx) + off;
-#pragma omp simd
-            for (long j = 0; j < hw; j++)
-                o[j] = (d[j] - dmean - (p[j] - mf) * k) * scale;
-        }
+        /* x - mean is exact near the mean (Sterbenz): mean is a float. */
+        chan_bwd_dx(px, pdy, biqa_f32(dx), N, C, hw, c, pm[c], dmean, k, scale);
     }
 }

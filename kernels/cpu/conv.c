@@ -70,10 +70,10 @@ static void run(cpu_ctx *c, dnnl_primitive_t prim, int nargs, const dnnl_exec_ar
     check(dnnl_stream_wait(c->stream), "oneDNN stream wait");
 }
 
-/* Layout choice, from measurements at batch 32 on ResNet-50 shapes (2
- * AVX-512 cores, see tests/helpers/bench_ops.c): oneDNN's blocked (nChw16c)
- * kernels beat its NCHW path (im2col + GEMM) by 1.3-2x even counting the
- * reorders, except (a) 1x1 stride-1 convolutions on maps of 20x20 and more,
+/* Layout choice, from timing both layouts' primitives (and their
+ * reorders) at batch 32 on every ResNet-50 shape, 2 AVX-512 cores: oneDNN's
+ * blocked (nChw16c) kernels beat its NCHW path (im2col + GEMM) by 1.3-2x
+ * even counting the reorders, except (a) 1x1 stride-1 convolutions on maps of 20x20 and more,
  * where NCHW is a plain GEMM per image and the reorders of the large maps
  * cost more than the blocked kernels save (NCHW: 44 ms vs 65 ms for
  * 64->256 at 56x56, forward + both backwards), and (b) the data gradient of
@@ -233,10 +233,10 @@ static void stage_init(cpu_ctx *c, const conv_key *k, enum stage_kind s, stage *
                  s == BWD_WEIGHTS, s == BWD_WEIGHTS ? CPU_WS_DWEI : CPU_WS_WEI);
     operand_init(c, &st->dst, dnnl_primitive_desc_query_md(pd, qy, 0), &uy, s == FWD, 0,
                  s == BWD_WEIGHTS ? CPU_WS_DST2 : CPU_WS_DST);
-    if (s == FWD && k->bias)
-        check(dnnl_memory_create(&st->bias, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
-                                 c->engine, DNNL_MEMORY_NONE),
-              "oneDNN memory");
+    if (s == FWD && k->bias) {
+        const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+        check(dnnl_memory_create(&st->bias, bmd, c->engine, DNNL_MEMORY_NONE), "oneDNN memory");
+    }
     const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     st->scratch_bytes = dnnl_memory_desc_get_size(sp);
     check(dnnl_memory_create(&st->scratch, sp, c->engine, DNNL_MEMORY_NONE), "oneDNN memory");
@@ -272,8 +272,8 @@ void biqa_cpu_conv_free_plans(cpu_ctx *c)
 static stage *plan_stage(cpu_ctx *c, const biqa_conv_params *cp, const biqa_tensor *x,
                          const biqa_tensor *w, const biqa_tensor *y, int bias, enum stage_kind s)
 {
-    const conv_key k = (conv_key){x->n, x->c, x->h, x->w, w->n, w->h, w->w, y->h, y->w, cp->stride, cp->pad,
-                   s == FWD && bias};
+    const conv_key k = {x->n, x->c, x->h, x->w, w->n,    w->h,
+                        w->w, y->h, y->w, cp->stride, cp->pad, s == FWD && bias};
     cpu_conv_plan *p = c->plans;
     while (p && memcmp(&p->key, &k, sizeof k) != 0)
         p = p->next;
@@ -321,7 +321,7 @@ static void bias_grad(biqa_backend *be, const biqa_tensor *dy, biqa_tensor *db)
     const long hw = (long)dy->h * dy->w;
     const float *g = biqa_f32(dy);
     float *d = biqa_f32(db);
-#pragma omp parallel for num_threads(be->threads) schedule(static)
+#pragma omp parallel for num_threads(be->threads) schedule(static) if (N * C * hw >= CPU_PAR_MIN)
     for (int c = 0; c < C; c++) {
         double s = 0;
         for (int i = 0; i < N; i++) {
@@ -332,6 +332,54 @@ static void bias_grad(biqa_backend *be, const biqa_tensor *dy, biqa_tensor *db)
         }
         d[c] += (float)s;
     }
+}
+
+/* Images per call of the weight-gradient primitive. Its kernels add the
+ * N*OH*OW products of each weight in float, one long chain per worker, and
+ * the rounding error grows with the chain: at batch 32 against float64, 1.1e-5
+ * relative for 64->64 3x3 at 56x56 and 1.9e-5 for the 7x7 stem at 224
+ * (PyTorch, on the same oneDNN kernels: 6.8e-6 and 1.25e-5). Calls over at
+ * most CHAIN products, added into dw one after the other, bring these to 3e-6
+ * and 5e-6; maps of 28x28 and smaller take the batch of 32 in one call. */
+enum { CHAIN = 32768 };
+
+static int chunk_images(int n, long ohw)
+{
+    long calls = ((long)n * ohw + CHAIN - 1) / CHAIN;
+    return (int)((n + calls - 1) / calls);
+}
+
+/* x (or dy) restricted to images [n0, n0 + count): NCHW keeps them
+ * contiguous. */
+static biqa_tensor images(const biqa_tensor *t, int n0, int count)
+{
+    biqa_tensor s = *t;
+    s.n = count;
+    s.data = biqa_f32(t) + (size_t)n0 * t->c * t->h * t->w;
+    return s;
+}
+
+/* The blocked copy of dy that the data gradient made, at image n0, when
+ * the weight gradient wants the same layout (its images are outermost, so
+ * a chunk of images is a contiguous piece); else NULL. */
+static void *shared_dy(cpu_ctx *c, const stage *data, const stage *wgt, int n0)
+{
+    if (!data || !data->dst.user || !wgt->dst.user)
+        return NULL;
+    dnnl_memory_desc_t md = data->dst.md;
+    const dnnl_blocking_desc_t *b = &md.format_desc.blocking;
+    if (md.format_kind != dnnl_blocked)
+        return NULL;
+    for (int i = 0; i < b->inner_nblks; i++)
+        if (b->inner_idxs[i] == 0)
+            return NULL;
+    for (int d = 1; d < md.ndims; d++)
+        if (b->strides[d] > b->strides[0])
+            return NULL;
+    md.dims[0] = md.padded_dims[0] = wgt->dst.md.dims[0];
+    if (!dnnl_memory_desc_equal(&md, &wgt->dst.md))
+        return NULL;
+    return (float *)c->ws[data->dst.slot] + (size_t)n0 * (size_t)b->strides[0];
 }
 
 void biqa_cpu_conv2d_bwd(biqa_backend *be, const biqa_conv_params *p, const biqa_tensor *x,
@@ -351,20 +399,18 @@ void biqa_cpu_conv2d_bwd(biqa_backend *be, const biqa_conv_params *p, const biqa
         operand_out_end(c, &st->src);
         data = st;
     }
-    if (dw) {
-        stage *st = plan_stage(c, p, x, w, dy, 0, BWD_WEIGHTS);
-        /* dy in the same blocked layout as for the data gradient: reuse the
-         * copy made there instead of reordering it again. */
-        void *copy = data && data->dst.user && st->dst.user &&
-                             dnnl_memory_desc_equal(&data->dst.md, &st->dst.md)
-                         ? c->ws[data->dst.slot]
-                         : NULL;
-        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, operand_in(c, &st->src, x->data, NULL)},
-                                {DNNL_ARG_DIFF_DST, operand_in(c, &st->dst, dy->data, copy)},
-                                {DNNL_ARG_DIFF_WEIGHTS, operand_out(c, &st->wei, dw->data)},
-                                {DNNL_ARG_SCRATCHPAD, scratch(c, st)}};
+    const int chunk = chunk_images(x->n, (long)dy->h * dy->w);
+    for (int n0 = 0; dw && n0 < x->n; n0 += chunk) {
+        const int count = x->n - n0 < chunk ? x->n - n0 : chunk;
+        const biqa_tensor xs = images(x, n0, count), dys = images(dy, n0, count);
+        stage *st = plan_stage(c, p, &xs, w, &dys, 0, BWD_WEIGHTS);
+        dnnl_exec_arg_t a[4] = {
+            {DNNL_ARG_SRC, operand_in(c, &st->src, xs.data, NULL)},
+            {DNNL_ARG_DIFF_DST, operand_in(c, &st->dst, dys.data, shared_dy(c, data, st, n0))},
+            {DNNL_ARG_DIFF_WEIGHTS, operand_out(c, &st->wei, dw->data)},
+            {DNNL_ARG_SCRATCHPAD, scratch(c, st)}};
         run(c, st->prim, 4, a);
-        operand_out_end(c, &st->wei);
+        operand_out_end(c, &st->wei); /* dw += this chunk's gradient */
     }
     if (db)
         bias_grad(be, dy, db);

@@ -14,7 +14,7 @@
 enum cpu_ws_slot {
     CPU_WS_SRC,     /* conv: the source (x) in oneDNN's layout */
     CPU_WS_DST,     /* conv: y or dy in oneDNN's layout */
-    CPU_WS_DST2,    /* conv: dy for the weight gradient when its layout differs */
+    CPU_WS_DST2,    /* conv: dy for the weight gradient when it has its own copy */
     CPU_WS_WEI,     /* conv: the weights in oneDNN's layout */
     CPU_WS_DWEI,    /* conv: the weight gradient before it is added to dw */
     CPU_WS_SCRATCH, /* oneDNN's scratchpad */
@@ -38,6 +38,23 @@ static inline cpu_ctx *cpu_of(biqa_backend *be) { return (cpu_ctx *)be->ctx; }
 /* Elementwise loops below this many elements run on the calling thread: a
  * fork/join costs more than the work. */
 #define CPU_PAR_MIN 32768
+
+/* Hot loops are compiled for AVX-512, AVX2 and baseline x86-64 and picked
+ * at load time (GCC function multiversioning): the build targets baseline
+ * x86-64, whose 16-byte vectors leave most of a modern core unused. Put it
+ * on a function holding `#pragma omp simd` loops, not on one holding a
+ * parallel region (the outlined region body would not be cloned). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CPU_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CPU_HOT
+#endif
+
+/* Calls fn(arg, lo, hi) on contiguous slabs of [0, n), one per worker, with
+ * slab bounds on 64-byte boundaries; on the calling thread alone when n <
+ * CPU_PAR_MIN. */
+typedef void (*cpu_range_fn)(void *arg, size_t lo, size_t hi);
+void biqa_cpu_ranges(const biqa_backend *be, size_t n, cpu_range_fn fn, void *arg);
 
 /* The op interface returns nothing, so a failure inside an op (out of
  * memory, a oneDNN error) cannot be returned: it is printed as one

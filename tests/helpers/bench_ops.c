@@ -140,7 +140,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int nargs, pad; /* the padding argument may be 0, the others not */
-    } ops[] = {{"conv", 7, 6}, {"bn", 3, -1}, {"relu", 3, -1}, {"maxpool", 6, 5}, {"linear", 3, -1}};
+    } ops[] = {{"conv", 7, 6},    {"bn", 3, -1},     {"relu", 3, -1},
+               {"maxpool", 6, 5}, {"linear", 3, -1}};
     int known = -1;
     for (int k = 0; k < 5; k++)
         if (strcmp(op, ops[k].name) == 0)
