@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,24 @@ int biqa_read_file(const char *path, char **data, size_t *len, biqa_error *err)
     *data = buf;
     *len = n;
     return 0;
+}
+
+int biqa_mkdir_p(const char *path, biqa_error *err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return biqa_fail(err, "%.100s...: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || !*p) {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+                return biqa_fail(err, "%s: cannot create directory: %s", buf, strerror(errno));
+            *p = c;
+            if (!c)
+                return 0;
+        }
+    }
 }
 
 int biqa_atomic_open(biqa_atomic_file *f, const char *path, biqa_error *err)

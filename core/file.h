@@ -14,6 +14,9 @@ int biqa_read_file(const char *path, char **data, size_t *len, biqa_error *err);
  * fsync, rename. A reader never sees a half-written file. */
 int biqa_write_file_atomic(const char *path, const void *data, size_t len, biqa_error *err);
 
+/* Creates path and its missing parents (mkdir -p). */
+int biqa_mkdir_p(const char *path, biqa_error *err);
+
 /* A file written in pieces that appears at its path only when complete:
  * open writes to a temporary file beside path, commit fsyncs and renames,
  * abort (or any failed write, which aborts) removes the temporary. */

@@ -35,15 +35,11 @@ static char *cell_text(const cJSON *v)
 
 int biqa_cmd_config_show(biqa_cli *cli)
 {
-    const biqa_args *a = cli->args;
     if (biqa_expect_args(cli, 0, 0, "") != 0)
         return BIQA_EXIT_USAGE;
-    const char *profile = biqa_arg(a, "profile") ? biqa_arg(a, "profile") : "demo";
-    const char *const *sets = NULL;
-    int nsets = biqa_arg_all(a, "set", &sets);
     biqa_error err = {{0}};
     biqa_config c;
-    if (biqa_config_load(&c, profile, biqa_arg(a, "config"), sets, nsets, cli, &err) < 0) {
+    if (biqa_config_from_cli(&c, cli, &err) < 0) {
         biqa_error_line("%s", err.msg);
         return BIQA_EXIT_FAIL;
     }
@@ -57,7 +53,7 @@ int biqa_cmd_config_show(biqa_cli *cli)
     biqa_sha256_hex(canon, strlen(canon), hash);
     if (cli->json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "profile", profile);
+        cJSON_AddStringToObject(o, "profile", c.profile);
         cJSON_AddStringToObject(o, "config_sha256", hash);
         cJSON_AddItemToObject(o, "config", cJSON_Parse(canon));
         cJSON *knobs = cJSON_AddArrayToObject(o, "knobs");
@@ -74,7 +70,7 @@ int biqa_cmd_config_show(biqa_cli *cli)
         }
         biqa_print_json(o, stdout);
     } else {
-        printf("profile %s, config sha256 %s\n", profile, hash);
+        printf("profile %s, config sha256 %s\n", c.profile, hash);
         biqa_table t;
         biqa_table_init(&t, 5, (const char *const[]){"knob", "value", "source", "origin", "meaning"});
         for (int i = 0; i < biqa_knob_count(); i++) {

@@ -16,12 +16,8 @@
 static int config_sampler(const biqa_cli *cli, biqa_chain_sampler *s, char *desc, size_t len,
                           biqa_error *err)
 {
-    const biqa_args *a = cli->args;
-    const char *profile = biqa_arg(a, "profile") ? biqa_arg(a, "profile") : "demo";
-    const char *const *sets = NULL;
-    int nsets = biqa_arg_all(a, "set", &sets);
     biqa_config c;
-    if (biqa_config_load(&c, profile, biqa_arg(a, "config"), sets, nsets, cli, err) < 0)
+    if (biqa_config_from_cli(&c, cli, err) < 0)
         return -1;
     const char *family = biqa_config_get(&c, "degrade.family")->valuestring;
     const double k = biqa_config_get(&c, "degrade.k")->valuedouble;
@@ -30,7 +26,7 @@ static int config_sampler(const biqa_cli *cli, biqa_chain_sampler *s, char *desc
     const char *order = biqa_config_get(&c, "degrade.order")->valuestring;
     int rc = biqa_chain_sampler_parse(family, (int64_t)k, types, levels, order, s, err);
     snprintf(desc, len, "profile %s: degrade.family %s, degrade.k %.0f%s, degrade.types %s, "
-                        "degrade.levels %s, degrade.order %s", profile, family, k,
+                        "degrade.levels %s, degrade.order %s", c.profile, family, k,
              s->family == BIQA_SAMPLER_SECOND_ORDER ? " (not used)" : "", types, levels, order);
     biqa_config_free(&c);
     return rc;

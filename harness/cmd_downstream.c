@@ -12,13 +12,11 @@
  *                     `biqa eval --checkpoint .../model.safetensors` reads
  *                     both. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/digest.h"
 #include "core/file.h"
@@ -59,23 +57,6 @@ typedef struct setup {
 static double knob_num(const setup *s, const char *key) { return biqa_config_get(&s->cfg, key)->valuedouble; }
 static const char *knob_str(const setup *s, const char *key) { return biqa_config_get(&s->cfg, key)->valuestring; }
 
-static int mkdir_p(const char *path, biqa_error *err)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-                return biqa_fail(err, "%s: cannot create directory: %s", buf, strerror(errno));
-            *p = c;
-            if (!c)
-                return 0;
-        }
-    }
-}
-
 /* Checkpoint metadata gives the method and the parent run when --method and
  * --parent do not. */
 static int checkpoint_provenance(setup *s, biqa_error *err)
@@ -98,10 +79,7 @@ static int setup_open(setup *s, biqa_cli *cli, const char *kind, biqa_error *err
     s->cli = cli, s->kind = kind;
     s->data = biqa_arg(a, "data"), s->checkpoint = biqa_arg(a, "checkpoint");
     snprintf(s->method, sizeof s->method, "%s", biqa_arg(a, "method") ? biqa_arg(a, "method") : "");
-    const char *const *sets = NULL;
-    int nsets = biqa_arg_all(a, "set", &sets);
-    const char *profile = biqa_arg(a, "profile") ? biqa_arg(a, "profile") : "demo";
-    if (biqa_config_load(&s->cfg, profile, biqa_arg(a, "config"), sets, nsets, cli, err) < 0)
+    if (biqa_config_from_cli(&s->cfg, cli, err) < 0)
         return -1;
     s->has_cfg = 1;
     s->seed = (uint64_t)(int64_t)knob_num(s, "run.seed");
@@ -300,7 +278,7 @@ static int finetune_split(setup *s, int k, biqa_error *err)
     biqa_finetune_result res = {0};
     biqa_scores sc;
     char sha[BIQA_SHA256_HEX_LEN];
-    int rc = mkdir_p(dir, err);
+    int rc = biqa_mkdir_p(dir, err);
     if (rc == 0)
         rc = biqa_finetune(s->be, &fc, &d, ckpt, &res, err);
     if (rc == 0)
@@ -411,7 +389,7 @@ static int probe_split(setup *s, int k, biqa_error *err)
         rc = biqa_run_add_metrics(&s->store, id, &r, 1, err);
     }
     if (rc == 0)
-        rc = mkdir_p(dir, err);
+        rc = biqa_mkdir_p(dir, err);
     if (rc == 0)
         rc = write_predictions(s, preds, sp.part, pred, err);
     if (rc == 0)
@@ -510,7 +488,7 @@ int biqa_cmd_eval(biqa_cli *cli)
                                 (int)knob_num(&s, "finetune.batch_size"), pred, &err);
     if (rc == 0)
         rc = test_scores(&s, &sp, pred, id, &sc, &err);
-    if (rc == 0 && (rc = mkdir_p(dir, &err)) == 0)
+    if (rc == 0 && (rc = biqa_mkdir_p(dir, &err)) == 0)
         rc = write_predictions(&s, preds, NULL, pred, &err);
     if (rc == 0)
         rc = biqa_run_finish(&s.store, id, &err);

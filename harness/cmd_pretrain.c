@@ -6,12 +6,10 @@
  * failure; the checkpoint <db dir>/artifacts/run-ID/pretrain.safetensors
  * (the backbone, metadata {"method", "run_id"}) with its SHA-256. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/digest.h"
 #include "core/file.h"
@@ -35,23 +33,6 @@ typedef struct job {
 
 static double num(const job *j, const char *key) { return biqa_config_get(&j->cfg, key)->valuedouble; }
 static const char *str(const job *j, const char *key) { return biqa_config_get(&j->cfg, key)->valuestring; }
-
-static int mkdir_p(const char *path, biqa_error *err)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-                return biqa_fail(err, "%s: cannot create directory: %s", buf, strerror(errno));
-            *p = c;
-            if (!c)
-                return 0;
-        }
-    }
-}
 
 /* The method config from the knobs (each method's header lists its own). */
 static int fill_config(const job *j, const biqa_method *m, biqa_pretrain_config *c, biqa_error *err)
@@ -126,11 +107,7 @@ static int sink_failure(void *ctx, const char *item, const char *reason, biqa_er
 static int run_job(job *j, biqa_cli *cli, const biqa_method *m, const char *data, char *ckpt,
                    size_t len, biqa_error *err)
 {
-    const biqa_args *a = cli->args;
-    const char *const *sets = NULL;
-    int nsets = biqa_arg_all(a, "set", &sets);
-    const char *profile = biqa_arg(a, "profile") ? biqa_arg(a, "profile") : "demo";
-    if (biqa_config_load(&j->cfg, profile, biqa_arg(a, "config"), sets, nsets, cli, err) < 0)
+    if (biqa_config_from_cli(&j->cfg, cli, err) < 0)
         return -1;
     j->has_cfg = 1;
     j->dataset = str(j, "data.pretrain");
@@ -165,7 +142,7 @@ static int run_job(job *j, biqa_cli *cli, const biqa_method *m, const char *data
     char *bytes = NULL;
     size_t n = 0;
     char sha[BIQA_SHA256_HEX_LEN];
-    int rc = mkdir_p(dir, err);
+    int rc = biqa_mkdir_p(dir, err);
     if (rc == 0)
         rc = biqa_pretrain(m, &pc, &j->folder, j->be, &sink, ckpt, err);
     if (rc == 0 && (rc = biqa_read_file(ckpt, &bytes, &n, err)) == 0) {

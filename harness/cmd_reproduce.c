@@ -178,15 +178,11 @@ static int print_table(const char *db, int64_t after, const cJSON *methods, cons
 
 int biqa_cmd_reproduce(biqa_cli *cli)
 {
-    const biqa_args *a = cli->args;
     if (biqa_expect_args(cli, 0, 0, "") != 0)
         return BIQA_EXIT_USAGE;
-    const char *profile = biqa_arg(a, "profile") ? biqa_arg(a, "profile") : "demo";
-    const char *const *sets = NULL;
-    int nsets = biqa_arg_all(a, "set", &sets);
     biqa_error err = {{0}};
     biqa_config cfg;
-    if (biqa_config_load(&cfg, profile, biqa_arg(a, "config"), sets, nsets, cli, &err) < 0) {
+    if (biqa_config_from_cli(&cfg, cli, &err) < 0) {
         biqa_error_line("%s", err.msg);
         return BIQA_EXIT_FAIL;
     }
@@ -256,7 +252,7 @@ int biqa_cmd_reproduce(biqa_cli *cli)
             rc = run_stage(&f, what);
         }
     }
-    if (rc == BIQA_EXIT_OK && print_table(cli->db, umbrella, methods, profile, &err) < 0) {
+    if (rc == BIQA_EXIT_OK && print_table(cli->db, umbrella, methods, cfg.profile, &err) < 0) {
         biqa_error_line("%s", err.msg);
         rc = BIQA_EXIT_FAIL;
     }

@@ -282,6 +282,15 @@ fail:
     return -1;
 }
 
+int biqa_config_from_cli(biqa_config *c, const biqa_cli *cli, biqa_error *err)
+{
+    const biqa_args *a = cli->args;
+    const char *profile = biqa_arg(a, "profile") ? biqa_arg(a, "profile") : "demo";
+    const char *const *sets = NULL;
+    int nsets = biqa_arg_all(a, "set", &sets);
+    return biqa_config_load(c, profile, biqa_arg(a, "config"), sets, nsets, cli, err);
+}
+
 void biqa_config_free(biqa_config *c)
 {
     cJSON_Delete(c->root);

@@ -50,6 +50,10 @@ extern const char *const biqa_profiles[];
 /* Resolves a config. file and sets may be NULL/0; cli may be NULL. */
 int biqa_config_load(biqa_config *c, const char *profile, const char *file,
                      const char *const *sets, int nsets, const biqa_cli *cli, biqa_error *err);
+/* The config a command's --profile (default demo), --config and repeated
+ * --set options ask for, with the global options over them; the profile's
+ * name is in c->profile. */
+int biqa_config_from_cli(biqa_config *c, const biqa_cli *cli, biqa_error *err);
 void biqa_config_free(biqa_config *c);
 
 /* The config's value of a knob (never NULL for a known key). */
