@@ -134,17 +134,18 @@ static void run_on(biqa_backend *be, const op_case *oc, float **res, float *loss
         be->free(be, in[i].data);
 }
 
-/* max|a - b| / max(1, max|b|); infinite where exactly one is NaN, or, when
- * exact, where the bits differ. */
+/* max|a - b| / max(1, max|b|) over the finite values; infinite where
+ * exactly one is NaN, where the infinities differ, or, when exact, where the
+ * bits differ. */
 static double nerr(const float *a, const float *b, size_t n, int exact)
 {
     if (exact)
         return memcmp(a, b, n * sizeof(float)) ? INFINITY : 0;
     double diff = 0, mag = 0;
     for (size_t i = 0; i < n; i++) {
-        if (isnan(a[i]) != isnan(b[i]))
+        if (isnan(a[i]) != isnan(b[i]) || ((isinf(a[i]) || isinf(b[i])) && a[i] != b[i]))
             return INFINITY;
-        if (!isnan(b[i])) {
+        if (isfinite(b[i])) {
             diff = fmax(diff, fabs((double)a[i] - b[i]));
             mag = fmax(mag, fabs((double)b[i]));
         }
@@ -626,6 +627,34 @@ Test(cpu_vs_ref, xent) { xent("xent", 7, 10, 3); }
 Test(cpu_vs_ref, xent_batch1) { xent("xent_batch1", 1, 5, 3); }
 Test(cpu_vs_ref, xent_large_logits) { xent("xent_large_logits", 6, 9, 60); }
 Test(cpu_vs_ref, xent_parallel) { xent("xent_parallel", 40, 1001, 5); }
+
+/* The contrastive pattern: entries masked to -inf in place, then the
+ * cross-entropy over the masked logits (no gradient at masked entries). */
+static void f_mask_xent(biqa_backend *be, const op_case *oc, biqa_tensor *in, biqa_tensor *out,
+                        float *loss)
+{
+    (void)in;
+    const int n = out[0].n, k = out[0].c;
+    int32_t rows[16], cols[16];
+    for (int i = 0; i < n; i++) { /* two entries per row, never the label */
+        rows[2 * i] = rows[2 * i + 1] = i;
+        cols[2 * i] = (oc->labels[i] + 1) % k;
+        cols[2 * i + 1] = (oc->labels[i] + 3) % k;
+    }
+    be->mask(be, &out[0], rows, cols, 2 * n, -INFINITY);
+    be->xent(be, &out[0], oc->labels, oc->dloss, loss, &out[1]);
+}
+
+Test(cpu_vs_ref, mask_then_xent)
+{
+    op_case oc = {.name = "mask_then_xent", .fn = f_mask_xent, .dloss = 1.0f, .has_loss = 1};
+    add_out(&oc, uniform(&oc, "logits", 6, 9, 1, 1, -3, 3));
+    add_out(&oc, written(6, 9, 1, 1));
+    oc.labels = track(6 * sizeof(int32_t));
+    for (int i = 0; i < 6; i++)
+        oc.labels[i] = (int32_t)biqa_rng_below(3, biqa_rng_stream(oc.name), (uint64_t)i, 9);
+    check(&oc);
+}
 
 static void f_regress(biqa_backend *be, const op_case *oc, biqa_tensor *in, biqa_tensor *out,
                       float *loss)
