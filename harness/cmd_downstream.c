@@ -245,19 +245,27 @@ static void summary(const setup *s, int done)
            s->idx.dataset, done, as.median, ap.median);
 }
 
+/* Split k of the protocol and the run that uses it. */
+static int open_split(setup *s, int k, biqa_split *sp, int64_t *id, biqa_error *err)
+{
+    if (biqa_split_make(&s->idx, s->seed, k, knob_num(s, "splits.train_fraction"),
+                        knob_num(s, "splits.val_fraction"), sp, err) < 0)
+        return -1;
+    if (begin_run(s, sp, id, err) < 0) {
+        biqa_split_free(sp);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- finetune ----------------------------------------------------------- */
 
 static int finetune_split(setup *s, int k, biqa_error *err)
 {
     biqa_split sp;
-    if (biqa_split_make(&s->idx, s->seed, k, knob_num(s, "splits.train_fraction"),
-                        knob_num(s, "splits.val_fraction"), &sp, err) < 0)
-        return -1;
     int64_t id = 0;
-    if (begin_run(s, &sp, &id, err) < 0) {
-        biqa_split_free(&sp);
+    if (open_split(s, k, &sp, &id, err) < 0)
         return -1;
-    }
     const char *loss = knob_str(s, "finetune.loss");
     biqa_finetune_config fc = {
         .backbone = knob_str(s, "model.backbone"), .init_weights = s->checkpoint,
@@ -353,14 +361,9 @@ static int extract_features(setup *s, biqa_error *err)
 static int probe_split(setup *s, int k, biqa_error *err)
 {
     biqa_split sp;
-    if (biqa_split_make(&s->idx, s->seed, k, knob_num(s, "splits.train_fraction"),
-                        knob_num(s, "splits.val_fraction"), &sp, err) < 0)
-        return -1;
     int64_t id = 0;
-    if (begin_run(s, &sp, &id, err) < 0) {
-        biqa_split_free(&sp);
+    if (open_split(s, k, &sp, &id, err) < 0)
         return -1;
-    }
     size_t ntrain, nval;
     size_t *train = biqa_split_rows(&sp, s->idx.n, BIQA_PART_TRAIN, &ntrain);
     size_t *val = biqa_split_rows(&sp, s->idx.n, BIQA_PART_VAL, &nval);
