@@ -14,10 +14,13 @@ BUILD   ?= build
 # oracles the reference scripts call (SciPy/NumPy from Debian's python3).
 DEBS := gcc make pkg-config libsqlite3-dev libcjson-dev libssl-dev libcriterion-dev \
         libturbojpeg0-dev libpng-dev libdnnl-dev libopenblas-dev \
+        libcurl4-openssl-dev libarchive-dev libxml2-dev libcairo2-dev \
+        libopenmpi-dev openmpi-bin \
         python3 python3-numpy python3-scipy python3-torch python3-torchvision \
         python3-opencv python3-pil
 
-PKGS    := sqlite3 libcjson openssl libturbojpeg libpng openblas
+PKGS    := sqlite3 libcjson openssl libturbojpeg libpng openblas libcurl libarchive libxml-2.0 \
+           cairo ompi-c
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
 # -ffp-contract=off: outputs (the degradation ops' bytes above all) must not depend on
@@ -33,7 +36,7 @@ ifeq ($(GPU),1)
   LIB_SRC := $(filter-out %_absent.c,$(LIB_SRC))
   CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
   NVFLAGS := -O2 -std=c++17 -I. --compiler-options "$(WARN)" -Werror all-warnings
-  LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -lstdc++
+  LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudnn -lcublasLt -lcublas -lnccl -lcudart_static -lrt -lstdc++
   CU_OBJ  := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 endif
 GEN_SRC := $(BUILD)/gen/published_csv.c
