@@ -216,7 +216,9 @@ int biqa_loader_create(const biqa_loader_config *cfg, biqa_loader **out, biqa_er
 
 int biqa_loader_batches(const biqa_loader *L) { return L->nbatches; }
 
-void biqa_loader_epoch(biqa_loader *L, uint64_t epoch)
+void biqa_loader_epoch(biqa_loader *L, uint64_t epoch) { biqa_loader_seek(L, epoch, 0); }
+
+void biqa_loader_seek(biqa_loader *L, uint64_t epoch, int first)
 {
     pthread_mutex_lock(&L->mu);
     L->active = 0;
@@ -235,7 +237,9 @@ void biqa_loader_epoch(biqa_loader *L, uint64_t epoch)
     L->aug_seed = biqa_rng_u64(L->cfg.seed, biqa_rng_stream("loader/augment"), epoch);
     for (int i = 0; i < L->nslots; i++)
         L->slots[i].state = SLOT_FREE;
-    L->next_build = L->delivered = L->released = 0;
+    if (first < 0 || first > L->nbatches)
+        first = first < 0 ? 0 : L->nbatches;
+    L->next_build = L->delivered = L->released = first;
     L->held = -1;
     L->active = 1;
     pthread_cond_broadcast(&L->work);

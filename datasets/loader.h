@@ -78,6 +78,9 @@ int biqa_loader_batches(const biqa_loader *L);
 /* Starts (or restarts) building epoch's batches from index 0; a running
  * epoch is abandoned after its in-flight batches finish. */
 void biqa_loader_epoch(biqa_loader *L, uint64_t epoch);
+/* The same from batch index first (0 <= first <= batches): a resumed
+ * training continues with the very batches it would have had. */
+void biqa_loader_seek(biqa_loader *L, uint64_t epoch, int first);
 /* Next batch of the epoch, in index order: 1 and *out (valid until the next
  * call on L), 0 at the epoch's end, -1 on error (err says which batch). */
 int biqa_loader_next(biqa_loader *L, const biqa_batch **out, biqa_error *err);

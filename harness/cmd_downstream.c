@@ -3,7 +3,7 @@
  * store, each with its split id and hash, the parent pretraining run, test
  * metrics and per-epoch curves.
  *
- * Artifacts of run ID go to <directory of the database>/artifacts/run-ID/:
+ * Artifacts of run ID go to <database less .db>.artifacts/run-ID/ (harness/reuse.h):
  *   predictions.csv   image,mos,pred,part for every image of the dataset
  *                     (mos on 0..1, higher = better; part train|val|test;
  *                     pred from the selected model)
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/digest.h"
 #include "core/file.h"
@@ -27,6 +28,7 @@
 #include "datasets/splits.h"
 #include "harness/commands.h"
 #include "harness/config.h"
+#include "harness/reuse.h"
 #include "methods/finetune.h"
 #include "methods/model_io.h"
 #include "methods/probe.h"
@@ -138,17 +140,20 @@ static int file_sha256(const char *path, char out[BIQA_SHA256_HEX_LEN], biqa_err
     return 0;
 }
 
-/* Starts the run of one split: the resolved config plus a "downstream"
- * section naming the data, checkpoint (with digest) and split. */
-static int begin_run(setup *s, const biqa_split *sp, int64_t *id, biqa_error *err)
+/* The run config of one split: the resolved knobs plus a "downstream"
+ * section naming the data, checkpoint (with digest) and split; its hash
+ * identifies the run (--resume). */
+static char *run_config(setup *s, const biqa_split *sp, biqa_error *err)
 {
     char *canon = biqa_config_canonical(&s->cfg, err);
     if (!canon)
-        return -1;
+        return NULL;
     cJSON *root = cJSON_Parse(canon);
     free(canon);
-    if (!root)
-        return biqa_fail(err, "config: out of memory");
+    if (!root) {
+        biqa_fail(err, "config: out of memory");
+        return NULL;
+    }
     cJSON *ds = cJSON_AddObjectToObject(root, "downstream");
     cJSON_AddStringToObject(ds, "kind", s->kind);
     cJSON_AddStringToObject(ds, "data", s->data);
@@ -162,24 +167,66 @@ static int begin_run(setup *s, const biqa_split *sp, int64_t *id, biqa_error *er
         cJSON_AddStringToObject(ds, "checkpoint", s->checkpoint);
         cJSON_AddStringToObject(ds, "checkpoint_sha256", rc == 0 ? sha : "");
     }
-    char *json = cJSON_PrintUnformatted(root);
+    char *json = rc == 0 ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
-    biqa_run_spec spec = {.kind = s->kind, .method = s->method,
-                          .backbone = knob_str(s, "model.backbone"), .dataset = s->idx.dataset,
-                          .split_id = sp->id, .split_hash = sp->hash, .seed = (int64_t)s->seed,
-                          .config_json = json, .parent_run = s->parent};
-    if (rc == 0)
-        rc = json ? biqa_run_begin(&s->store, &spec, id, err) : biqa_fail(err, "out of memory");
+    if (rc == 0 && !json)
+        biqa_fail(err, "config: out of memory");
+    return json;
+}
+
+/* The run of one split: new, or (--resume) the earlier one of the same
+ * config, finished (reused) or interrupted (reopened). */
+static int begin_run(setup *s, const biqa_split *sp, const char *snapshot_file, int64_t *id,
+                     biqa_reuse *r, biqa_error *err)
+{
+    char *json = run_config(s, sp, err);
+    if (!json)
+        return -1;
+    int rc = biqa_reuse_decide(&s->store, s->cli, s->kind, json, snapshot_file, r, err);
+    if (rc == 0 && r->kind != BIQA_REUSE_NEW) {
+        *id = r->run;
+    } else if (rc == 0) {
+        biqa_run_spec spec = {.kind = s->kind, .method = s->method,
+                              .backbone = knob_str(s, "model.backbone"),
+                              .dataset = s->idx.dataset, .split_id = sp->id,
+                              .split_hash = sp->hash, .seed = (int64_t)s->seed,
+                              .config_json = json, .parent_run = s->parent};
+        rc = biqa_run_begin(&s->store, &spec, id, err);
+    }
     cJSON_free(json);
+    if (rc == 0)
+        rc = biqa_reuse_member(&s->store, s->cli, *id, r->kind == BIQA_REUSE_FINISHED, err);
     return rc;
+}
+
+/* A reused split's test SRCC and PLCC, for the summary. */
+static int reused_scores(setup *s, int k, int64_t id, biqa_error *err)
+{
+    static const char *const names[2] = {"srcc", "plcc"};
+    double *dst[2] = {&s->srcc[k], &s->plcc[k]};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->store.db,
+                               "SELECT value FROM metrics WHERE run_id = ?1 AND metric = ?2 AND "
+                               "step IS NULL",
+                               -1, &st, NULL) != SQLITE_OK)
+            return biqa_store_fail(&s->store, err, "reading a reused run's metrics");
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, names[i], -1, SQLITE_STATIC);
+        *dst[i] = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+                      ? sqlite3_column_double(st, 0)
+                      : NAN;
+        sqlite3_finalize(st);
+    }
+    if (!s->cli->json)
+        printf("split%d: run %lld finished earlier with the same config: reused (test SRCC "
+               "%.4f PLCC %.4f)\n", k, (long long)id, s->srcc[k], s->plcc[k]);
+    return 0;
 }
 
 static void artifact_path(const setup *s, int64_t id, const char *file, char *out, size_t len)
 {
-    char *copy = strdup(s->cli->db);
-    snprintf(out, len, "%s/artifacts/run-%lld%s%s", copy ? dirname(copy) : ".", (long long)id,
-             file ? "/" : "", file ? file : "");
-    free(copy);
+    biqa_artifact_path(s->cli->db, id, file, out, len);
 }
 
 static int write_predictions(const setup *s, const char *path, const unsigned char *part,
@@ -245,13 +292,15 @@ static void summary(const setup *s, int done)
            s->idx.dataset, done, as.median, ap.median);
 }
 
-/* Split k of the protocol and the run that uses it. */
-static int open_split(setup *s, int k, biqa_split *sp, int64_t *id, biqa_error *err)
+/* Split k of the protocol and the run that uses it (r says whether it was
+ * reused or resumed). */
+static int open_split(setup *s, int k, const char *snapshot_file, biqa_split *sp, int64_t *id,
+                      biqa_reuse *r, biqa_error *err)
 {
     if (biqa_split_make(&s->idx, s->seed, k, knob_num(s, "splits.train_fraction"),
                         knob_num(s, "splits.val_fraction"), sp, err) < 0)
         return -1;
-    if (begin_run(s, sp, id, err) < 0) {
+    if (begin_run(s, sp, snapshot_file, id, r, err) < 0) {
         biqa_split_free(sp);
         return -1;
     }
@@ -260,12 +309,34 @@ static int open_split(setup *s, int k, biqa_split *sp, int64_t *id, biqa_error *
 
 /* ---- finetune ----------------------------------------------------------- */
 
+/* Each epoch's curve rows, written as the epoch ends. */
+struct epoch_sink {
+    setup *s;
+    const biqa_split *sp;
+    int64_t id;
+};
+
+static int record_epoch(void *ctx, int epoch, double train_loss, double val_srcc,
+                        biqa_error *err)
+{
+    const struct epoch_sink *k = ctx;
+    const char *ds = k->s->idx.dataset, *split = k->sp->id;
+    biqa_metric_row r[2] = {{ds, split, "train_loss", epoch, train_loss, NULL},
+                            {ds, split, "val_srcc", epoch, val_srcc, NULL}};
+    return biqa_run_add_metrics(&k->s->store, k->id, r, 2, err);
+}
+
 static int finetune_split(setup *s, int k, biqa_error *err)
 {
     biqa_split sp;
     int64_t id = 0;
-    if (open_split(s, k, &sp, &id, err) < 0)
+    biqa_reuse reuse;
+    if (open_split(s, k, "snapshot.safetensors", &sp, &id, &reuse, err) < 0)
         return -1;
+    if (reuse.kind == BIQA_REUSE_FINISHED) {
+        biqa_split_free(&sp);
+        return reused_scores(s, k, id, err);
+    }
     const char *loss = knob_str(s, "finetune.loss");
     biqa_finetune_config fc = {
         .backbone = knob_str(s, "model.backbone"), .init_weights = s->checkpoint,
@@ -277,8 +348,14 @@ static int finetune_split(setup *s, int k, biqa_error *err)
         .crops = (int)knob_num(s, "finetune.test_crops"), .lr = knob_num(s, "finetune.lr"),
         .weight_decay = knob_num(s, "finetune.weight_decay"),
         /* one seed per split, from run.seed */
-        .seed = biqa_rng_u64(s->seed, biqa_rng_stream("finetune"), (uint64_t)k), .run_id = id};
-    char dir[4096], ckpt[4200], preds[4200];
+        .seed = biqa_rng_u64(s->seed, biqa_rng_stream("finetune"), (uint64_t)k), .run_id = id,
+        .resume = reuse.kind == BIQA_REUSE_RESUME && reuse.from_snapshot,
+        .epoch_done = record_epoch};
+    char dir[4096], ckpt[4200], preds[4200], snapshot[4200];
+    struct epoch_sink sink = {s, &sp, id};
+    fc.epoch_ctx = &sink;
+    artifact_path(s, id, "snapshot.safetensors", snapshot, sizeof snapshot);
+    fc.snapshot_path = snapshot;
     artifact_path(s, id, NULL, dir, sizeof dir);
     artifact_path(s, id, "model.safetensors", ckpt, sizeof ckpt);
     artifact_path(s, id, "predictions.csv", preds, sizeof preds);
@@ -291,11 +368,6 @@ static int finetune_split(setup *s, int k, biqa_error *err)
         rc = biqa_finetune(s->be, &fc, &d, ckpt, &res, err);
     if (rc == 0)
         rc = test_scores(s, &sp, res.pred, id, &sc, err);
-    for (int e = 0; rc == 0 && e < res.epochs; e++) {
-        biqa_metric_row r[2] = {{s->idx.dataset, sp.id, "train_loss", e, res.train_loss[e], NULL},
-                                {s->idx.dataset, sp.id, "val_srcc", e, res.val_srcc[e], NULL}};
-        rc = biqa_run_add_metrics(&s->store, id, r, 2, err);
-    }
     if (rc == 0) {
         biqa_metric_row r = {s->idx.dataset, sp.id, "best_epoch", -1, res.best_epoch, NULL};
         rc = biqa_run_add_metrics(&s->store, id, &r, 1, err);
@@ -310,6 +382,8 @@ static int finetune_split(setup *s, int k, biqa_error *err)
         rc = biqa_run_finish(&s->store, id, err);
     else
         biqa_run_fail(&s->store, id, err->msg, NULL);
+    if (rc == 0)
+        unlink(snapshot); /* only for resuming; the selected checkpoint stays */
     if (rc == 0) {
         s->srcc[k] = sc.srcc, s->plcc[k] = sc.plcc;
         if (!s->cli->json)
@@ -362,8 +436,13 @@ static int probe_split(setup *s, int k, biqa_error *err)
 {
     biqa_split sp;
     int64_t id = 0;
-    if (open_split(s, k, &sp, &id, err) < 0)
+    biqa_reuse reuse;
+    if (open_split(s, k, NULL, &sp, &id, &reuse, err) < 0)
         return -1;
+    if (reuse.kind == BIQA_REUSE_FINISHED) {
+        biqa_split_free(&sp);
+        return reused_scores(s, k, id, err);
+    }
     size_t ntrain, nval;
     size_t *train = biqa_split_rows(&sp, s->idx.n, BIQA_PART_TRAIN, &ntrain);
     size_t *val = biqa_split_rows(&sp, s->idx.n, BIQA_PART_VAL, &nval);
@@ -472,7 +551,8 @@ int biqa_cmd_eval(biqa_cli *cli)
         parts[i] = BIQA_PART_TEST, all[i] = i;
     if (rc == 0 && (rc = biqa_split_from_parts(&s.idx, 0, parts, &sp, &err)) == 0) {
         snprintf(sp.id, sizeof sp.id, "all");
-        rc = begin_run(&s, &sp, &id, &err);
+        biqa_reuse new_run; /* eval takes no --resume: always a new run */
+        rc = begin_run(&s, &sp, NULL, &id, &new_run, &err);
     }
     const int patch = (int)knob_num(&s, "finetune.patch_size");
     for (size_t i = 0; rc == 0 && i < s.idx.n; i++)

@@ -3,13 +3,17 @@
  * method, backbone, dataset (the data.pretrain knob), seed, the resolved
  * config plus a "pretrain" section naming the folder; a "loss" metrics row
  * per epoch (step = epoch, split "all"); every unreadable image as a run
- * failure; the checkpoint <db dir>/artifacts/run-ID/pretrain.safetensors
- * (the backbone, metadata {"method", "run_id"}) with its SHA-256. */
+ * failure; the checkpoint <db less .db>.artifacts/run-ID/pretrain.safetensors
+ * (the backbone, metadata {"method", "run_id"}) with its SHA-256.
+ * Training snapshots go to artifacts/run-ID/snapshot.safetensors every
+ * pretrain.snapshot_every steps and at every epoch end, and are removed when
+ * the run finishes; --resume reuses or continues an earlier run of the same
+ * config (harness/reuse.h). */
 #include <cjson/cJSON.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/digest.h"
 #include "core/file.h"
@@ -17,6 +21,7 @@
 #include "datasets/folder.h"
 #include "harness/commands.h"
 #include "harness/config.h"
+#include "harness/reuse.h"
 #include "methods/method.h"
 #include "results/runs.h"
 
@@ -67,15 +72,19 @@ static int fill_config(const job *j, const biqa_method *m, biqa_pretrain_config 
                                     str(j, "degrade.order"), &c->sampler, err);
 }
 
-static int begin_run(job *j, const char *method, const char *data, biqa_error *err)
+/* The run's config: the resolved knobs plus a "pretrain_run" section naming
+ * the method and the folder (its config hash identifies the run). */
+static char *run_config(const job *j, const char *method, const char *data, biqa_error *err)
 {
     char *canon = biqa_config_canonical(&j->cfg, err);
     if (!canon)
-        return -1;
+        return NULL;
     cJSON *root = cJSON_Parse(canon);
     free(canon);
-    if (!root)
-        return biqa_fail(err, "config: out of memory");
+    if (!root) {
+        biqa_fail(err, "config: out of memory");
+        return NULL;
+    }
     cJSON *p = cJSON_AddObjectToObject(root, "pretrain_run");
     cJSON_AddStringToObject(p, "method", method);
     cJSON_AddStringToObject(p, "data", data);
@@ -83,11 +92,34 @@ static int begin_run(job *j, const char *method, const char *data, biqa_error *e
     cJSON_AddNumberToObject(p, "classes", j->folder.nclasses);
     char *json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    biqa_run_spec spec = {.kind = "pretrain", .method = method,
-                          .backbone = str(j, "model.backbone"), .dataset = j->dataset,
-                          .seed = (int64_t)num(j, "run.seed"), .config_json = json};
-    int rc = json ? biqa_run_begin(&j->store, &spec, &j->run, err) : biqa_fail(err, "out of memory");
+    if (!json)
+        biqa_fail(err, "config: out of memory");
+    return json;
+}
+
+/* A new run, or (--resume) the earlier run of the same config: *reused is
+ * set when that one had finished (ckpt then names its checkpoint). */
+static int open_run(job *j, biqa_cli *cli, const char *method, const char *data, int *reused,
+                    int *resume, char *ckpt, size_t len, biqa_error *err)
+{
+    char *json = run_config(j, method, data, err);
+    if (!json)
+        return -1;
+    biqa_reuse r;
+    int rc = biqa_reuse_decide(&j->store, cli, "pretrain", json, "snapshot.safetensors", &r, err);
+    *reused = r.kind == BIQA_REUSE_FINISHED, *resume = r.kind == BIQA_REUSE_RESUME && r.from_snapshot;
+    if (rc == 0 && r.kind != BIQA_REUSE_NEW) {
+        j->run = r.run;
+        snprintf(ckpt, len, "%s", r.checkpoint);
+    } else if (rc == 0) {
+        biqa_run_spec spec = {.kind = "pretrain", .method = method,
+                              .backbone = str(j, "model.backbone"), .dataset = j->dataset,
+                              .seed = (int64_t)num(j, "run.seed"), .config_json = json};
+        rc = biqa_run_begin(&j->store, &spec, &j->run, err);
+    }
     cJSON_free(json);
+    if (rc == 0)
+        rc = biqa_reuse_member(&j->store, cli, j->run, *reused, err);
     return rc;
 }
 
@@ -125,17 +157,22 @@ static int run_job(job *j, biqa_cli *cli, const biqa_method *m, const char *data
         return -1;
     j->has_store = 1;
     biqa_pretrain_config pc;
-    if (fill_config(j, m, &pc, err) < 0 || begin_run(j, m->name, data, err) < 0)
+    int reused = 0;
+    if (fill_config(j, m, &pc, err) < 0 ||
+        open_run(j, cli, m->name, data, &reused, &pc.resume, ckpt, len, err) < 0)
         return -1;
+    if (reused)
+        return 0;
     pc.run_id = j->run;
     /* about 20 progress lines per run */
     long steps = (long)pc.epochs * (j->folder.nitems / (pc.batch_size > 0 ? pc.batch_size : 1));
     pc.progress_every = steps / 20 > 1 ? (int)(steps / 20) : 1;
-    char *copy = strdup(cli->db), dir[4096];
-    snprintf(dir, sizeof dir, "%s/artifacts/run-%lld", copy ? dirname(copy) : ".",
-             (long long)j->run);
-    free(copy);
-    snprintf(ckpt, len, "%s/pretrain.safetensors", dir);
+    pc.snapshot_every = (int)num(j, "pretrain.snapshot_every");
+    char dir[4096], snapshot[4200];
+    biqa_artifact_path(cli->db, j->run, NULL, dir, sizeof dir);
+    biqa_artifact_path(cli->db, j->run, "snapshot.safetensors", snapshot, sizeof snapshot);
+    biqa_artifact_path(cli->db, j->run, "pretrain.safetensors", ckpt, len);
+    pc.snapshot_path = m->step ? snapshot : NULL;
     biqa_info("pretrain %s: run %lld, %d images in %d classes from %s, backbone %s", m->name,
               (long long)j->run, j->folder.nitems, j->folder.nclasses, data, pc.backbone);
     biqa_pretrain_sink sink = {.ctx = j, .epoch_loss = sink_loss, .failure = sink_failure};
@@ -154,6 +191,10 @@ static int run_job(job *j, biqa_cli *cli, const biqa_method *m, const char *data
         rc = biqa_run_finish(&j->store, j->run, err);
     else
         biqa_run_fail(&j->store, j->run, err->msg, NULL);
+    /* The checkpoint holds what a finished run is used for; its snapshot
+     * (several times its size) is only for resuming. */
+    if (rc == 0)
+        unlink(snapshot);
     return rc;
 }
 

@@ -4,9 +4,13 @@
  * order: make the synthetic benchmark (when absent), pretrain every method
  * of pretrain.methods, fine-tune and probe each pretrained backbone over the
  * profile's splits. An umbrella run of kind "reproduce" records the profile's
- * config; every run a stage makes has a larger id, which is how the table
- * selects them. The table gives each method's median SRCC and PLCC over the
- * splits with the bootstrap 95% CI of the median (results/aggregate.h). */
+ * config. Every stage runs with --resume and --group UMBRELLA: a run whose
+ * config hash matches a finished one is not repeated but reused, an
+ * interrupted one continues from its last snapshot (harness/reuse.h), and
+ * each run the stage made or reused is listed in run_members under the
+ * umbrella, which is how the table selects them. The table gives each
+ * method's median SRCC and PLCC over the splits with the bootstrap 95% CI of
+ * the median (results/aggregate.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +56,13 @@ static void global_options(stage *s, const biqa_cli *cli)
     }
 }
 
-static void profile_options(stage *s, const biqa_cli *cli)
+static void profile_options(stage *s, const biqa_cli *cli, const char *umbrella)
 {
     const biqa_args *a = cli->args;
     global_options(s, cli);
+    push(s, "--resume");
+    push(s, "--group");
+    push(s, umbrella);
     push(s, "--profile");
     push(s, biqa_arg(a, "profile") ? biqa_arg(a, "profile") : "demo");
     if (biqa_arg(a, "config")) {
@@ -80,7 +87,7 @@ static int run_stage(stage *s, const char *what)
     return rc;
 }
 
-/* The newest finished pretraining run of method after umbrella, and its checkpoint. */
+/* The finished pretraining run of method in the umbrella, and its checkpoint. */
 static int pretrain_checkpoint(const char *db, const char *method, int64_t after, char *path,
                                size_t len, biqa_error *err)
 {
@@ -90,9 +97,9 @@ static int pretrain_checkpoint(const char *db, const char *method, int64_t after
     sqlite3_stmt *st;
     int rc = -1;
     if (sqlite3_prepare_v2(store.db,
-                           "SELECT checkpoint_path FROM runs WHERE kind = 'pretrain' AND "
-                           "method = ?1 AND id > ?2 AND status = 'finished' ORDER BY id DESC "
-                           "LIMIT 1",
+                           "SELECT r.checkpoint_path FROM runs r JOIN run_members m ON "
+                           "m.run_id = r.id WHERE m.group_run = ?2 AND r.kind = 'pretrain' AND "
+                           "r.method = ?1 AND r.status = 'finished' ORDER BY r.id DESC LIMIT 1",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, method, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, after);
@@ -122,7 +129,7 @@ static void cell(const double *v, size_t n, char *out, size_t len)
     snprintf(out, len, "%.3f [%.3f, %.3f]", a.median, a.ci_lo, a.ci_hi);
 }
 
-/* Values of metric for (kind, method) among the runs after the umbrella. */
+/* Values of metric for (kind, method) among the umbrella's runs. */
 static size_t values(sqlite3 *db, int64_t after, const char *kind, const char *method,
                      const char *metric, double *v, size_t cap)
 {
@@ -130,7 +137,8 @@ static size_t values(sqlite3 *db, int64_t after, const char *kind, const char *m
     size_t n = 0;
     if (sqlite3_prepare_v2(db,
                            "SELECT m.value FROM runs r JOIN metrics m ON m.run_id = r.id "
-                           "WHERE r.id > ?1 AND r.kind = ?2 AND r.method = ?3 AND "
+                           "JOIN run_members g ON g.run_id = r.id "
+                           "WHERE g.group_run = ?1 AND r.kind = ?2 AND r.method = ?3 AND "
                            "r.status = 'finished' AND m.metric = ?4 AND m.step IS NULL "
                            "AND m.value IS NOT NULL ORDER BY r.id",
                            -1, &st, NULL) != SQLITE_OK)
@@ -169,9 +177,10 @@ static int print_table(const char *db, int64_t after, const cJSON *methods, cons
     }
     biqa_table_print(&t, stdout);
     biqa_table_free(&t);
-    printf("(runs %lld and later in %s; `biqa runs list` shows them. The paper's published "
-           "numbers are on real datasets: `biqa query \"SELECT * FROM published\"`.)\n",
-           (long long)after + 1, db);
+    printf("(the runs of reproduce run %lld in %s: `biqa query \"SELECT * FROM run_members "
+           "WHERE group_run = %lld\"`, reused = 1 for those finished earlier. The paper's "
+           "published numbers are on real datasets: `biqa query \"SELECT * FROM published\"`.)\n",
+           (long long)after, db, (long long)after);
     biqa_store_close(&store);
     return 0;
 }
@@ -208,6 +217,8 @@ int biqa_cmd_reproduce(biqa_cli *cli)
         goto out;
     }
     rc = BIQA_EXIT_OK;
+    char group[32];
+    snprintf(group, sizeof group, "%lld", (long long)umbrella);
     if (access(manifest, F_OK) != 0) {
         stage s = {.argc = 0};
         push(&s, "biqa");
@@ -228,7 +239,7 @@ int biqa_cmd_reproduce(biqa_cli *cli)
         push(&p, "pretrain");
         push(&p, "--method");
         push(&p, m->valuestring);
-        profile_options(&p, cli);
+        profile_options(&p, cli, group);
         snprintf(what, sizeof what, "pretrain %s", m->valuestring);
         rc = run_stage(&p, what);
         if (rc == BIQA_EXIT_OK &&
@@ -247,7 +258,7 @@ int biqa_cmd_reproduce(biqa_cli *cli)
             push(&f, ckpt);
             push(&f, "--method");
             push(&f, m->valuestring);
-            profile_options(&f, cli);
+            profile_options(&f, cli, group);
             snprintf(what, sizeof what, "%s %s", downstream[d], m->valuestring);
             rc = run_stage(&f, what);
         }

@@ -137,6 +137,11 @@ static const biqa_cmd model = {.name = "model", .summary = "the common model int
 
 /* ---- methods and protocols (issue 5) ---- */
 #define METHODS PENDING(5, "pretraining methods, fine-tuning and evaluation")
+/* Re-running without repeating work (results/resume.h). */
+#define RESUME_OPTS                                                                          \
+    {"resume", 0, NULL, "reuse a finished run of the same config hash instead of repeating " \
+                        "it; continue an interrupted one from its last snapshot"},          \
+    {"group", 0, "RUN", "record the runs as members of grouping run RUN (biqa reproduce)"}
 static const biqa_opt pretrain_opts[] = {
     {"method", 0, "NAME", "scratch, supervised, moco, simclr or qpt"},
     {"data", 0, "DIR", "image folder, one sub-folder per class (default: "
@@ -144,6 +149,7 @@ static const biqa_opt pretrain_opts[] = {
     {"profile", 0, "P", "profile: test, demo (default), gpu-small or paper"},
     {"config", 0, "FILE", "JSON file of knob values over the profile's"},
     {"set", 0, "KEY=VALUE", "one knob's value (repeatable), e.g. pretrain.epochs=3"},
+    RESUME_OPTS,
     {0}};
 static const biqa_cmd pretrain = {
     .name = "pretrain", .summary = "pretrain a backbone (qpt, moco, simclr, supervised, scratch)",
@@ -156,7 +162,7 @@ static const biqa_cmd pretrain = {
         "the degrade.* sampler per image, two IoU-bounded patches per chain (qpt.*); simclr:\n"
         "NT-Xent in-batch; supervised: the folder's classes; scratch: the seed's init.\n"
         "One run of kind pretrain with a loss row per epoch and every unreadable image;\n"
-        "the backbone goes to <db dir>/artifacts/run-ID/pretrain.safetensors (metadata\n"
+        "the backbone goes to <db less .db>.artifacts/run-ID/pretrain.safetensors (metadata\n"
         "method, run_id), for 'biqa finetune --checkpoint' and 'biqa probe --checkpoint'.",
     .examples = "  biqa pretrain --method qpt --profile demo\n"
                 "  biqa pretrain --method moco --data data/synthetic-test/pretrain --profile test\n",
@@ -171,6 +177,7 @@ static const biqa_opt downstream_opts[] = {
     {"profile", 0, "P", "profile: test, demo (default), gpu-small or paper"},
     {"config", 0, "FILE", "JSON file of knob values over the profile's"},
     {"set", 0, "KEY=VALUE", "one knob's value (repeatable), e.g. finetune.epochs=3"},
+    RESUME_OPTS,
     {0}};
 static const biqa_cmd finetune = {
     .name = "finetune", .summary = "fine-tune a backbone on a BIQA dataset over N splits",
@@ -183,7 +190,7 @@ static const biqa_cmd finetune = {
         "epoch with the best validation SRCC is kept and tested on the mean over\n"
         "finetune.test_crops crops. One run per split with its split hash, test metrics,\n"
         "per-epoch train_loss and val_srcc; predictions and the selected checkpoint go to\n"
-        "<db dir>/artifacts/run-ID/ (model.safetensors + model.head.safetensors).",
+        "<db less .db>.artifacts/run-ID/ (model.safetensors + model.head.safetensors).",
     .examples = "  biqa finetune --data data/synthetic-demo --profile demo\n"
                 "  biqa finetune --data data/synthetic-test --profile test --checkpoint qpt.safetensors\n",
     .opts = downstream_opts, .run = biqa_cmd_finetune};
@@ -213,7 +220,7 @@ static const biqa_cmd eval = {
     .details = "Predicts every image (mean over finetune.test_crops crops) with the backbone\n"
                "and head that 'biqa finetune' wrote, and records the metrics as one run of\n"
                "kind eval (split 'all') whose parent is the fine-tuning run.",
-    .examples = "  biqa eval --checkpoint artifacts/run-12/model.safetensors --data data/other\n",
+    .examples = "  biqa eval --checkpoint biqa.artifacts/run-12/model.safetensors --data data/other\n",
     .opts = eval_opts, .run = biqa_cmd_eval};
 static const biqa_opt reproduce_opts[] = {
     {"profile", 0, "P", "profile: test, demo (default), gpu-small or paper"},

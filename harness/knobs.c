@@ -52,6 +52,9 @@ static const biqa_knob knobs[] = {
      "learning-rate schedule"},
     {"pretrain.warmup_epochs", I, HARNESS, NULL, "0", NULL, NULL, NULL, NULL,
      "linear warm-up epochs"},
+    {"pretrain.snapshot_every", I, HARNESS, NULL, "1000", NULL, NULL, "200", NULL,
+     "steps between training snapshots (--resume continues from the last; one is also "
+     "written at every epoch end; 0: epoch ends only)"},
 
     {"moco.queue_size", I, ASSUMED, NULL, "65536", "32", "1024", "16384", NULL,
      "negative keys kept in the MoCo queue"},

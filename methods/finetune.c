@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "methods/model_io.h"
+#include "methods/snapshot.h"
 #include "results/metrics.h"
 
 /* torchvision's ImageNet normalisation (transforms.Normalize). */
@@ -338,7 +339,24 @@ int biqa_finetune(biqa_backend *be, const biqa_finetune_config *cfg, const biqa_
     }
     double best = -INFINITY;
     out->best_epoch = -1;
-    for (int e = 0; rc == 0 && e < cfg->epochs; e++) {
+    biqa_snapshot snap;
+    biqa_snapshot_init(&snap);
+    biqa_snapshot_pos pos = {0};
+    for (int e = 0; e < cfg->epochs && out->train_loss; e++)
+        out->train_loss[e] = out->val_srcc[e] = NAN;
+    if (rc == 0 && cfg->snapshot_path &&
+        (biqa_snapshot_model(&snap, "backbone.", t.backbone, err) < 0 ||
+         biqa_snapshot_model(&snap, "head.", t.head, err) < 0 ||
+         biqa_snapshot_optim(&snap, "optim.", t.optim, err) < 0))
+        rc = -1;
+    if (rc == 0 && cfg->snapshot_path && cfg->resume) {
+        rc = biqa_snapshot_load(&snap, be, cfg->snapshot_path, &pos, err);
+        out->best_epoch = (int)pos.best_epoch, best = pos.best_score;
+        if (rc == 0)
+            biqa_info("finetune: resuming after epoch %lld from %s", (long long)pos.epoch,
+                      cfg->snapshot_path);
+    }
+    for (int e = (int)pos.epoch; rc == 0 && e < cfg->epochs; e++) {
         rc = train_epoch(&t, e, train, ntrain, &out->train_loss[e], err);
         out->val_srcc[e] = NAN;
         if (rc == 0 && nval) {
@@ -360,7 +378,16 @@ int biqa_finetune(biqa_backend *be, const biqa_finetune_config *cfg, const biqa_
         if (rc == 0)
             biqa_info("finetune: epoch %d/%d loss %.5f val SRCC %.4f%s", e + 1, cfg->epochs,
                       out->train_loss[e], out->val_srcc[e], keep ? " (kept)" : "");
+        if (rc == 0 && cfg->epoch_done)
+            rc = cfg->epoch_done(cfg->epoch_ctx, e, out->train_loss[e], out->val_srcc[e], err);
+        /* After the kept checkpoint is on disk, so the two always agree. */
+        if (rc == 0 && cfg->snapshot_path) {
+            biqa_snapshot_pos at = {.epoch = e + 1, .best_epoch = out->best_epoch,
+                                    .best_score = best};
+            rc = biqa_snapshot_save(&snap, be, cfg->snapshot_path, &at, err);
+        }
     }
+    biqa_snapshot_free(&snap);
     /* Reload the selected epoch and predict every item with it. */
     if (rc == 0 && out->best_epoch != cfg->epochs - 1 &&
         (biqa_model_load(t.backbone, ckpt_path, 1, err) < 0 ||

@@ -57,6 +57,17 @@ typedef struct biqa_finetune_config {
     double lr, weight_decay;
     uint64_t seed;
     long long run_id;         /* > 0: recorded as "run_id" in the checkpoints' metadata */
+    /* Training snapshots (methods/snapshot.h) after every epoch, at
+     * snapshot_path (NULL: none); with resume, training continues from
+     * the one there (earlier epochs' results are NaN in out: their
+     * epoch_done calls were made by the interrupted process). */
+    const char *snapshot_path;
+    int resume;
+    /* Called after every epoch (may be NULL): the curves reach the caller
+     * as they are made, not only at the end. */
+    int (*epoch_done)(void *ctx, int epoch, double train_loss, double val_srcc,
+                      biqa_error *err);
+    void *epoch_ctx;
 } biqa_finetune_config;
 
 typedef struct biqa_finetune_result {

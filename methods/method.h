@@ -27,6 +27,7 @@
 #include "kernels/backend.h"
 #include "methods/model.h"
 #include "methods/optim.h"
+#include "methods/snapshot.h"
 
 typedef struct biqa_pretrain_config {
     const char *method;           /* the method's name (checkpoint metadata) */
@@ -50,9 +51,15 @@ typedef struct biqa_pretrain_config {
     int threads;                  /* loader workers (0: every core) */
     int progress_every;           /* steps between progress lines (>= 1) */
     int64_t run_id;               /* checkpoint metadata "run_id" */
+    const char *snapshot_path;    /* training snapshots (methods/snapshot.h); NULL: none */
+    int snapshot_every;           /* pretrain.snapshot_every: steps between snapshots, and
+                                     one at every epoch end (0: at epoch ends only) */
+    int resume;                   /* 1: continue from the snapshot at snapshot_path */
 } biqa_pretrain_config;
 
-/* Where the loop reports; either callback may be NULL. */
+/* Where the loop reports; either callback may be NULL. A resumed loop
+ * reports only what comes after its snapshot (epoch losses from the
+ * snapshot's epoch on, failures after the snapshot's count). */
 typedef struct biqa_pretrain_sink {
     void *ctx;
     int (*epoch_loss)(void *ctx, int epoch, double loss, biqa_error *err);
@@ -73,6 +80,10 @@ typedef struct biqa_method {
     void (*after_update)(void *state); /* may be NULL */
     size_t (*params)(void *state, biqa_param **out);
     biqa_model *(*backbone)(void *state);
+    /* Adds every tensor and integer of the training state (all models,
+     * key encoders, the key ring) to a snapshot (methods/snapshot.h);
+     * NULL when the method does not train. */
+    int (*snapshot)(void *state, biqa_snapshot *s, biqa_error *err);
 } biqa_method;
 
 /* The table: NULL when name is unknown. */
@@ -134,6 +145,7 @@ int biqa_moco_step(void *state, const biqa_batch *b, const biqa_tensor *x, float
                    biqa_error *err);
 void biqa_moco_after_update(void *state);
 size_t biqa_moco_params(void *state, biqa_param **out);
+int biqa_moco_snapshot(void *state, biqa_snapshot *snap, biqa_error *err);
 biqa_model *biqa_moco_backbone(void *state);
 /* The key encoder (backbone, head), for tests. */
 void biqa_moco_key_encoder(void *state, biqa_model **backbone, biqa_model **head);

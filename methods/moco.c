@@ -226,8 +226,21 @@ static int create(const biqa_pretrain_config *cfg, int num_classes, biqa_backend
     return biqa_moco_create(cfg, 0, be, out, err);
 }
 
+int biqa_moco_snapshot(void *p, biqa_snapshot *snap, biqa_error *err)
+{
+    moco *s = p;
+    biqa_tensor ring = biqa_view(s->bank.mem, s->bank.batch + s->bank.capacity, s->bank.dim, 1, 1);
+    if (biqa_snapshot_model(snap, "query.backbone.", s->qb, err) < 0 ||
+        biqa_snapshot_model(snap, "query.head.", s->qh, err) < 0 ||
+        biqa_snapshot_model(snap, "key.backbone.", s->kb, err) < 0 ||
+        biqa_snapshot_model(snap, "key.head.", s->kh, err) < 0 ||
+        biqa_snapshot_tensor(snap, "bank.keys", &ring, err) < 0)
+        return -1;
+    return biqa_snapshot_int(snap, "bank.ptr", &s->bank.ptr, err);
+}
+
 const biqa_method biqa_method_moco = {
     .name = "moco", .summary = "MoCo v2: momentum encoder, queue, generic augmentations",
     .recipe = BIQA_RECIPE_MOCO, .create = create, .destroy = biqa_moco_destroy,
     .step = biqa_moco_step, .after_update = biqa_moco_after_update, .params = biqa_moco_params,
-    .backbone = biqa_moco_backbone};
+    .backbone = biqa_moco_backbone, .snapshot = biqa_moco_snapshot};

@@ -123,6 +123,14 @@ void biqa_optim_zero_grad(biqa_optim *o)
         o->be->fill(o->be, &o->params[i].grad, 0.0f);
 }
 
+size_t biqa_optim_state(biqa_optim *o, const biqa_param **params, biqa_tensor **state,
+                        int *per_param_out, int **step)
+{
+    *params = o->params, *state = o->state, *step = &o->step;
+    *per_param_out = per_param(&o->cfg);
+    return o->count;
+}
+
 void biqa_optim_destroy(biqa_optim *o)
 {
     if (!o)

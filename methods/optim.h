@@ -50,6 +50,12 @@ void biqa_optim_step(biqa_optim *o, float lr);
 /* Sets every gradient to 0 (gradients accumulate, kernels/backend.h). */
 void biqa_optim_zero_grad(biqa_optim *o);
 void biqa_optim_destroy(biqa_optim *o);
+/* The optimiser's state, for training snapshots (methods/snapshot.h):
+ * *params the parameters, *state per_param tensors per parameter (SGD:
+ * momentum_buffer; AdamW: exp_avg then exp_avg_sq, as torch.optim names
+ * them), *step the update counter AdamW's bias correction uses. */
+size_t biqa_optim_state(biqa_optim *o, const biqa_param **params, biqa_tensor **state,
+                        int *per_param, int **step);
 
 /* Learning-rate schedules, as a function of the 0-based step s (the lr used
  * by the s-th update). With W = warmup_steps, base = base_lr:

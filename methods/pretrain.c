@@ -159,6 +159,20 @@ static void progress(const biqa_method *m, long step, long total, double t0, dou
               m->name, step, total, rate, rate * items, eta, loss);
 }
 
+/* The snapshot of a pretrainer: the method's state and the optimiser's. */
+static int snapshot_of(biqa_pretrainer *p, biqa_snapshot *snap, biqa_error *err)
+{
+    biqa_snapshot_init(snap);
+    if (!p->method->snapshot)
+        return biqa_fail(err, "%s: the method has no training snapshot", p->method->name);
+    if (p->method->snapshot(p->state, snap, err) < 0 ||
+        biqa_snapshot_optim(snap, "optim.", p->optim, err) < 0) {
+        biqa_snapshot_free(snap);
+        return -1;
+    }
+    return 0;
+}
+
 static int train(biqa_pretrainer *p, const biqa_folder *data, const biqa_pretrain_sink *sink,
                  biqa_error *err)
 {
@@ -172,43 +186,77 @@ static int train(biqa_pretrainer *p, const biqa_folder *data, const biqa_pretrai
     biqa_loader_config lc = {.folder = data, .recipe = recipe, .batch = c->batch_size,
                              .threads = c->threads, .prefetch = 2, .seed = c->seed};
     biqa_loader *L = NULL;
-    if (biqa_recipe_check(&recipe, err) < 0 || biqa_loader_create(&lc, &L, err) < 0)
+    biqa_snapshot snap;
+    biqa_snapshot_pos pos = {0};
+    if (biqa_recipe_check(&recipe, err) < 0)
         return -1;
+    if (c->snapshot_path && snapshot_of(p, &snap, err) < 0)
+        return -1;
+    if (c->snapshot_path && c->resume) {
+        if (biqa_snapshot_load(&snap, p->be, c->snapshot_path, &pos, err) < 0) {
+            biqa_snapshot_free(&snap);
+            return -1;
+        }
+        biqa_info("pretrain %s: resuming at epoch %lld, batch %lld (step %lld) from %s",
+                  p->method->name, (long long)pos.epoch + 1, (long long)pos.batch,
+                  (long long)pos.step, c->snapshot_path);
+    }
+    if (biqa_loader_create(&lc, &L, err) < 0) {
+        if (c->snapshot_path)
+            biqa_snapshot_free(&snap);
+        return -1;
+    }
     const long per_epoch = biqa_loader_batches(L), total = per_epoch * c->epochs;
     biqa_schedule sched;
     int rc = make_schedule(c, per_epoch, &sched, err);
-    int reported = 0;
-    long step = 0;
+    int reported = 0; /* of this loader's failure list */
+    long step = (long)pos.step;
+    const long step0 = step;
     const double t0 = now();
-    for (int e = 0; rc == 0 && e < c->epochs; e++) {
-        biqa_loader_epoch(L, (uint64_t)e);
-        double sum = 0;
-        int nb = 0;
+    for (int e = (int)pos.epoch; rc == 0 && e < c->epochs; e++) {
+        const int resumed = e == (int)pos.epoch;
+        long batch = resumed ? (long)pos.batch : 0;
+        biqa_loader_seek(L, (uint64_t)e, (int)batch);
+        double sum = resumed ? pos.loss_sum : 0;
+        long nb = resumed ? (long)pos.loss_n : 0;
         const biqa_batch *b;
         while (rc == 0 && (rc = biqa_loader_next(L, &b, err)) == 1) {
             float loss = 0;
             rc = biqa_pretrainer_step(p, b, (float)biqa_schedule_lr(&sched, step), &loss, err);
             if (rc < 0)
                 break;
-            sum += loss, nb++, step++;
+            sum += loss, nb++, step++, batch++;
             if (step % c->progress_every == 0 || step == total)
-                progress(p->method, step, total, t0, loss, b->items);
+                progress(p->method, step - step0, total - step0, t0, loss, b->items);
             int nf;
             const biqa_loader_failure *f = biqa_loader_failures(L, &nf);
             for (; rc == 0 && reported < nf; reported++)
                 if (sink && sink->failure)
                     rc = sink->failure(sink->ctx, f[reported].path, f[reported].error, err);
+            if (rc == 0 && c->snapshot_path && c->snapshot_every > 0 && batch < per_epoch &&
+                step % c->snapshot_every == 0) {
+                biqa_snapshot_pos at = {.epoch = e, .batch = batch, .step = step, .loss_n = nb,
+                                        .failures = pos.failures + reported, .loss_sum = sum};
+                rc = biqa_snapshot_save(&snap, p->be, c->snapshot_path, &at, err);
+            }
         }
         if (rc == 0 && sink && sink->epoch_loss)
             rc = sink->epoch_loss(sink->ctx, e, nb ? sum / nb : NAN, err);
         if (rc == 0)
             biqa_info("pretrain %s: epoch %d/%d mean loss %.5f", p->method->name, e + 1,
                       c->epochs, nb ? sum / nb : NAN);
+        if (rc == 0 && c->snapshot_path) {
+            biqa_snapshot_pos at = {.epoch = e + 1, .step = step,
+                                    .failures = pos.failures + reported};
+            rc = biqa_snapshot_save(&snap, p->be, c->snapshot_path, &at, err);
+        }
     }
     if (rc == 0 && biqa_loader_failed_reads(L) > 0)
         biqa_warn("pretrain %s: %ld unreadable image reads replaced (recorded with the run)",
                   p->method->name, biqa_loader_failed_reads(L));
     biqa_loader_destroy(L);
+    if (c->snapshot_path)
+        biqa_snapshot_free(&snap);
     return rc;
 }
 

@@ -32,4 +32,4 @@ const biqa_method biqa_method_qpt = {
     .name = "qpt", .summary = "QPT: quality-aware contrastive pretraining (MoCo v2 machinery)",
     .recipe = BIQA_RECIPE_QPT, .create = create, .destroy = biqa_moco_destroy,
     .step = biqa_moco_step, .after_update = biqa_moco_after_update, .params = biqa_moco_params,
-    .backbone = biqa_moco_backbone};
+    .backbone = biqa_moco_backbone, .snapshot = biqa_moco_snapshot};

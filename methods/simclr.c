@@ -153,7 +153,15 @@ static size_t params(void *p, biqa_param **out)
 
 static biqa_model *backbone(void *p) { return ((simclr *)p)->bb; }
 
+static int snapshot(void *p, biqa_snapshot *snap, biqa_error *err)
+{
+    simclr *s = p;
+    if (biqa_snapshot_model(snap, "backbone.", s->bb, err) < 0)
+        return -1;
+    return biqa_snapshot_model(snap, "head.", s->head, err);
+}
+
 const biqa_method biqa_method_simclr = {
     .name = "simclr", .summary = "SimCLR: NT-Xent with in-batch negatives",
     .recipe = BIQA_RECIPE_MOCO, .create = create, .destroy = destroy, .step = step,
-    .params = params, .backbone = backbone};
+    .params = params, .backbone = backbone, .snapshot = snapshot};

@@ -79,7 +79,12 @@ static int step(void *p, const biqa_batch *b, const biqa_tensor *x, float *loss,
 static size_t params(void *p, biqa_param **out) { return biqa_model_params(((state *)p)->model, out); }
 static biqa_model *backbone(void *p) { return ((state *)p)->model; }
 
+static int snapshot(void *p, biqa_snapshot *snap, biqa_error *err)
+{
+    return biqa_snapshot_model(snap, "backbone.", ((state *)p)->model, err);
+}
+
 const biqa_method biqa_method_supervised = {
     .name = "supervised", .summary = "classification of the pretraining set's class labels",
     .recipe = BIQA_RECIPE_CLASSIFY, .create = create, .destroy = destroy, .step = step,
-    .params = params, .backbone = backbone};
+    .params = params, .backbone = backbone, .snapshot = snapshot};

@@ -47,6 +47,16 @@ static const char *const migrations[] = {
     "  item TEXT NOT NULL, reason TEXT NOT NULL"
     ");"
     "CREATE INDEX run_failures_run ON run_failures(run_id);",
+
+    /* 4: the runs a grouping run (biqa reproduce) is made of: those it
+     * started or resumed (reused 0) and the finished ones with the same
+     * config hash it reused instead of repeating them (reused 1). */
+    "CREATE TABLE run_members ("
+    "  group_run INTEGER NOT NULL REFERENCES runs(id),"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  reused INTEGER NOT NULL,"
+    "  PRIMARY KEY (group_run, run_id)"
+    ");",
 };
 
 int biqa_schema_count(void) { return (int)(sizeof migrations / sizeof migrations[0]); }

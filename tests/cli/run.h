@@ -17,5 +17,7 @@ int cli_count_lines(const char *s);
 void cli_tmpdir(char out[64]);
 void cli_rmdir(const char *dir);
 void cli_write(const char *path, const char *text);
+/* The integer the first row of a read-only SQL query gives (asserts there is one). */
+long long cli_query_int(const char *db, const char *sql);
 
 #endif

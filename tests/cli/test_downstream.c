@@ -4,7 +4,6 @@
  * training data better than the constant predictor. */
 #include <criterion/criterion.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +19,6 @@ static void make_data(const char *dir)
     cli_result_free(&r);
 }
 
-static long long query_int(const char *db, const char *sql)
-{
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
-
 /* Runs of kind K: all finished, distinct split ids with 64-hex hashes, and
  * the five test metrics for each split. */
 static void check_runs(const char *db, const char *kind, int splits)
@@ -40,14 +26,14 @@ static void check_runs(const char *db, const char *kind, int splits)
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE kind = '%s' AND status = "
                               "'finished' AND length(split_hash) = 64", kind);
-    cr_assert_eq(query_int(db, sql), splits, "%s: finished runs with split hashes", kind);
+    cr_assert_eq(cli_query_int(db, sql), splits, "%s: finished runs with split hashes", kind);
     snprintf(sql, sizeof sql, "SELECT count(DISTINCT split_id) FROM runs WHERE kind = '%s'", kind);
-    cr_assert_eq(query_int(db, sql), splits);
+    cr_assert_eq(cli_query_int(db, sql), splits);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM metrics m JOIN runs r ON m.run_id = r.id WHERE r.kind = '%s' AND "
              "m.split = r.split_id AND m.step IS NULL AND m.metric IN "
              "('srcc', 'plcc', 'plcc_logistic', 'krcc', 'rmse')", kind);
-    cr_assert_eq(query_int(db, sql), 5 * splits, "%s: five test metrics per split", kind);
+    cr_assert_eq(cli_query_int(db, sql), 5 * splits, "%s: five test metrics per split", kind);
 }
 
 Test(downstream, finetune_probe_and_eval_leave_finished_runs, .timeout = 300)
@@ -64,9 +50,9 @@ Test(downstream, finetune_probe_and_eval_leave_finished_runs, .timeout = 300)
     cli_result_free(&r);
     check_runs(db, "finetune", 2);
     /* per-epoch curves (test profile: 1 epoch) and a checkpoint with its digest */
-    cr_assert_eq(query_int(db, "SELECT count(*) FROM metrics WHERE metric = 'train_loss' AND "
+    cr_assert_eq(cli_query_int(db, "SELECT count(*) FROM metrics WHERE metric = 'train_loss' AND "
                                "step = 0"), 2);
-    cr_assert_eq(query_int(db, "SELECT count(*) FROM runs WHERE kind = 'finetune' AND "
+    cr_assert_eq(cli_query_int(db, "SELECT count(*) FROM runs WHERE kind = 'finetune' AND "
                                "length(checkpoint_sha256) = 64"), 2);
     /* the same splits (hashes) in the probe, which names its own method */
     cli_run(&r, "$BIQA -q --db %s probe --data %s/syn --profile test --splits 2 --method rnd",
@@ -74,15 +60,15 @@ Test(downstream, finetune_probe_and_eval_leave_finished_runs, .timeout = 300)
     cr_assert_eq(r.status, 0, "%s", r.err);
     cli_result_free(&r);
     check_runs(db, "probe", 2);
-    cr_assert_eq(query_int(db, "SELECT count(*) FROM runs p JOIN runs f ON p.split_id = "
+    cr_assert_eq(cli_query_int(db, "SELECT count(*) FROM runs p JOIN runs f ON p.split_id = "
                                "f.split_id AND p.split_hash = f.split_hash WHERE p.kind = "
                                "'probe' AND f.kind = 'finetune' AND p.method = 'rnd'"), 2);
     /* eval of the first fine-tuned model: parent = that run */
-    cli_run(&r, "$BIQA -q --db %s eval --checkpoint %s/artifacts/run-1/model.safetensors "
+    cli_run(&r, "$BIQA -q --db %s eval --checkpoint %s/r.artifacts/run-1/model.safetensors "
                 "--data %s/syn --profile test", db, dir, dir);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cli_result_free(&r);
-    cr_assert_eq(query_int(db, "SELECT count(*) FROM runs WHERE kind = 'eval' AND status = "
+    cr_assert_eq(cli_query_int(db, "SELECT count(*) FROM runs WHERE kind = 'eval' AND status = "
                                "'finished' AND parent_run = 1 AND split_id = 'all'"), 1);
     /* bad input: one error line, exit 1 */
     cli_run(&r, "$BIQA -q --db %s finetune --data %s/nothing --profile test", db, dir);
@@ -103,7 +89,7 @@ Test(downstream, finetuned_scratch_model_beats_a_constant_on_training_data, .tim
             dir, dir);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cli_result_free(&r);
-    snprintf(path, sizeof path, "%s/artifacts/run-1/predictions.csv", dir);
+    snprintf(path, sizeof path, "%s/r.artifacts/run-1/predictions.csv", dir);
     biqa_csv csv;
     biqa_error e = {{0}};
     cr_assert_eq(biqa_csv_read(path, &csv, &e), 0, "%s", e.msg);

@@ -14,19 +14,6 @@
 #include "core/safetensors.h"
 #include "tests/cli/run.h"
 
-static long long query_int(const char *db, const char *sql)
-{
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
-
 static void query_text(const char *db, const char *sql, char *out, size_t len)
 {
     sqlite3 *h;
@@ -56,14 +43,14 @@ Test(pretrain, every_method_leaves_a_finished_run_and_a_usable_checkpoint, .time
         cr_assert(strstr(r.out, "checkpoint"), "%s", r.out);
         cli_result_free(&r);
         snprintf(sql, sizeof sql, "SELECT max(id) FROM runs WHERE method = '%s'", methods[i]);
-        const int id = (int)query_int(db, sql);
+        const int id = (int)cli_query_int(db, sql);
         snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id = %d AND kind = 'pretrain' "
                                   "AND status = 'finished' AND method = '%s' AND "
                                   "backbone = 'resnet18-w0.125'", id, methods[i]);
-        cr_assert_eq(query_int(db, sql), 1, "%s", methods[i]);
+        cr_assert_eq(cli_query_int(db, sql), 1, "%s", methods[i]);
         snprintf(sql, sizeof sql, "SELECT count(*) FROM metrics WHERE run_id = %d AND metric = "
                                   "'loss' AND step IN (0, 1) AND value > 0", id);
-        cr_assert_eq(query_int(db, sql), i == 0 ? 0 : 2, "%s: loss rows", methods[i]);
+        cr_assert_eq(cli_query_int(db, sql), i == 0 ? 0 : 2, "%s: loss rows", methods[i]);
         /* the recorded digest is the file's */
         char path[4096], sha[80], want[BIQA_SHA256_HEX_LEN];
         snprintf(sql, sizeof sql, "SELECT checkpoint_path FROM runs WHERE id = %d", id);
@@ -92,7 +79,7 @@ Test(pretrain, every_method_leaves_a_finished_run_and_a_usable_checkpoint, .time
         snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE kind = 'finetune' AND "
                                   "status = 'finished' AND parent_run = %d AND method = '%s'",
                  id, methods[i]);
-        cr_assert_eq(query_int(db, sql), 1, "%s: finetune run", methods[i]);
+        cr_assert_eq(cli_query_int(db, sql), 1, "%s: finetune run", methods[i]);
     }
     cli_rmdir(dir);
 }
