@@ -70,8 +70,8 @@ cJSON *biqa_bench_peer(const char *script, const char *args, biqa_error *err)
 }
 
 static int record(const biqa_cli *cli, const char *bench, const char *config_json,
-                  const biqa_bench_row *rows, int nrows, const double *speedup, int64_t *id,
-                  biqa_error *err)
+                  const biqa_bench_row *rows, int nrows, const double *speedup,
+                  const biqa_bench_failures *failures, int64_t *id, biqa_error *err)
 {
     biqa_store store;
     if (biqa_store_open(&store, cli->db, BIQA_STORE_WRITE, err) < 0)
@@ -86,6 +86,8 @@ static int record(const biqa_cli *cli, const char *bench, const char *config_jso
     }
     if (rc == 0)
         rc = biqa_run_add_metrics(&store, *id, m, (size_t)nrows * 3, err);
+    for (int i = 0; failures && i < failures->n && rc == 0; i++)
+        rc = biqa_run_add_failure(&store, *id, failures->items[i], failures->reasons[i], err);
     if (rc == 0)
         rc = biqa_run_finish(&store, *id, err);
     else if (*id > 0)
@@ -98,13 +100,20 @@ static int record(const biqa_cli *cli, const char *bench, const char *config_jso
 int biqa_bench_report(const biqa_cli *cli, const char *bench, const char *peer_name,
                       const char *config_json, const biqa_bench_row *rows, int nrows)
 {
+    return biqa_bench_report_failures(cli, bench, peer_name, config_json, rows, nrows, NULL);
+}
+
+int biqa_bench_report_failures(const biqa_cli *cli, const char *bench, const char *peer_name,
+                               const char *config_json, const biqa_bench_row *rows, int nrows,
+                               const biqa_bench_failures *failures)
+{
     double speedup[16];
     for (int i = 0; i < nrows && i < 16; i++)
         speedup[i] = strcmp(rows[i].unit, "s") == 0 ? rows[i].peer / rows[i].ours
                                                     : rows[i].ours / rows[i].peer;
     biqa_error err = {{0}};
     int64_t id = 0;
-    if (record(cli, bench, config_json, rows, nrows, speedup, &id, &err) < 0) {
+    if (record(cli, bench, config_json, rows, nrows, speedup, failures, &id, &err) < 0) {
         biqa_error_line("%s", err.msg);
         return BIQA_EXIT_FAIL;
     }

@@ -31,4 +31,16 @@ typedef struct biqa_bench_row {
 int biqa_bench_report(const biqa_cli *cli, const char *bench, const char *peer_name,
                       const char *config_json, const biqa_bench_row *rows, int nrows);
 
+/* Items a bench could not process (an unreadable image), recorded with its
+ * run as run failures: never dropped silently. */
+typedef struct biqa_bench_failures {
+    char **items, **reasons;
+    int n;
+} biqa_bench_failures;
+
+/* The same, recording failures (may be NULL) on the bench's run. */
+int biqa_bench_report_failures(const biqa_cli *cli, const char *bench, const char *peer_name,
+                               const char *config_json, const biqa_bench_row *rows, int nrows,
+                               const biqa_bench_failures *failures);
+
 #endif

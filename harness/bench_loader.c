@@ -78,9 +78,10 @@ static double decode_rate(const biqa_folder *f, int *failed)
     return f->nitems / best;
 }
 
-/* Ours: whole epochs through the loader; best of two. */
+/* Ours: whole epochs through the loader; best of two. The unreadable items
+ * are copied to fails (for the run record). */
 static int loader_rate(const biqa_loader_config *cfg, double *rate, long *failed_reads,
-                       biqa_error *err)
+                       biqa_bench_failures *fails, biqa_error *err)
 {
     biqa_loader *L;
     if (biqa_loader_create(cfg, &L, err) < 0)
@@ -100,7 +101,15 @@ static int loader_rate(const biqa_loader_config *cfg, double *rate, long *failed
     int n;
     const biqa_loader_failure *fl = biqa_loader_failures(L, &n);
     if (n > 0)
-        biqa_warn("bench loader: %d unreadable images, e.g. %s", n, fl[0].error);
+        biqa_warn("bench loader: %d unreadable images, e.g. %s (recorded with the run)", n,
+                  fl[0].error);
+    fails->items = calloc((size_t)n + 1, sizeof *fails->items);
+    fails->reasons = calloc((size_t)n + 1, sizeof *fails->reasons);
+    if (rc == 0 && (!fails->items || !fails->reasons))
+        rc = biqa_fail(err, "bench loader: out of memory");
+    for (int i = 0; rc == 0 && i < n; i++, fails->n++)
+        if (!(fails->items[i] = strdup(fl[i].path)) || !(fails->reasons[i] = strdup(fl[i].error)))
+            rc = biqa_fail(err, "bench loader: out of memory");
     biqa_loader_destroy(L);
     return rc;
 }
@@ -127,6 +136,7 @@ int biqa_cmd_bench_loader(biqa_cli *cli)
         threads = 1;
     char tmp[192] = "";
     const char *dir = biqa_arg(a, "dir");
+    biqa_bench_failures fails = {0};
     biqa_folder f = {0};
     cJSON *config = NULL;
     int rc = BIQA_EXIT_FAIL;
@@ -152,7 +162,7 @@ int biqa_cmd_bench_loader(biqa_cli *cli)
     int peer_failed = 0;
     long failed_reads = 0;
     double peer = decode_rate(&f, &peer_failed), ours = 0;
-    if (loader_rate(&cfg, &ours, &failed_reads, &err) < 0)
+    if (loader_rate(&cfg, &ours, &failed_reads, &fails, &err) < 0)
         goto out;
     if (peer_failed)
         biqa_warn("bench loader: the decoder failed on %d of %d files", peer_failed, f.nitems);
@@ -175,7 +185,8 @@ int biqa_cmd_bench_loader(biqa_cli *cli)
              (long long)crop, threads, f.nitems);
     biqa_bench_row rows[2] = {{"loader per core vs decode", "img/s", ours / threads, peer},
                               {"loader, all threads vs decode", "img/s", ours, peer}};
-    rc = json ? biqa_bench_report(cli, "loader", name, json, rows, 2) : BIQA_EXIT_FAIL;
+    rc = json ? biqa_bench_report_failures(cli, "loader", name, json, rows, 2, &fails)
+              : BIQA_EXIT_FAIL;
     free(json);
 out:
     if (rc == BIQA_EXIT_FAIL && err.msg[0])
@@ -184,5 +195,8 @@ out:
         remove_folder(tmp, (int)images);
     biqa_folder_free(&f);
     cJSON_Delete(config);
+    for (int i = 0; i < fails.n; i++)
+        free(fails.items[i]), free(fails.reasons[i]);
+    free(fails.items), free(fails.reasons);
     return rc;
 }

@@ -62,6 +62,13 @@ Test(bench_loader, given_folder_with_a_corrupt_file, .timeout = 120)
     cr_assert(strstr(r.err, "unreadable") && strstr(r.err, "zz-broken.png"), "%s", r.err);
     cr_assert(strstr(r.out, "loader per core vs decode"), "%s", r.out);
     cli_result_free(&r);
+    /* Recorded with the bench's run, counted and named. */
+    char db[128];
+    snprintf(db, sizeof db, "%s/b.db", dir);
+    cr_assert_eq(cli_query_int(db, "SELECT n_failed FROM runs WHERE kind = 'bench'"), 1);
+    cr_assert_eq(cli_query_int(db, "SELECT count(*) FROM run_failures f JOIN runs r ON r.id = "
+                                   "f.run_id WHERE r.kind = 'bench' AND f.item LIKE "
+                                   "'%zz-broken.png'"), 1);
     cli_run(&r, "$BIQA --db %s/b.db bench loader --recipe nope", dir);
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "nope"), "%s", r.err);
