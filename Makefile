@@ -17,7 +17,7 @@ DEBS := gcc make pkg-config libsqlite3-dev libcjson-dev libssl-dev libcriterion-
         libcurl4-openssl-dev libarchive-dev libxml2-dev libcairo2-dev \
         libopenmpi-dev openmpi-bin \
         python3 python3-numpy python3-scipy python3-torch python3-torchvision \
-        python3-opencv python3-pil
+        python3-opencv python3-pil python3-openpyxl
 
 PKGS    := sqlite3 libcjson openssl libturbojpeg libpng openblas libcurl libarchive libxml-2.0 \
            cairo ompi-c
@@ -39,7 +39,8 @@ ifeq ($(GPU),1)
   LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudnn -lcublasLt -lcublas -lnccl -lcudart_static -lrt -lstdc++
   CU_OBJ  := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 endif
-GEN_SRC := $(BUILD)/gen/published_csv.c
+MANIFESTS := $(sort $(wildcard datasets/manifests/*.json))
+GEN_SRC := $(BUILD)/gen/published_csv.c $(BUILD)/gen/manifests.c
 CLI_SRC := $(wildcard harness/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 CLITEST_SRC := $(wildcard tests/cli/*.c)
@@ -90,6 +91,11 @@ $(BUILD)/gen/published_csv.c: paper/published.csv
 	   od -An -v -tx1 $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	   echo '};'; \
 	   echo 'const size_t biqa_published_csv_len = sizeof biqa_published_csv;'; } > $@
+
+# The dataset manifests, compiled in for the same reason (datasets/manifest.c).
+$(BUILD)/gen/manifests.c: $(MANIFESTS) tools/embed_manifests.py
+	@mkdir -p $(dir $@)
+	@$(PYTHON) tools/embed_manifests.py . --out $@
 
 # Provenance of the code itself: the commit and whether the tree differed from
 # it when this binary was built. Rewritten only when it changes.

@@ -1,12 +1,15 @@
 /* The normalised dataset index (datasets/index.h). */
 #include "datasets/index.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/csv.h"
+#include "core/file.h"
 
 void biqa_index_init(biqa_index *idx, const char *dataset, const char *source)
 {
@@ -177,4 +180,178 @@ int biqa_index_read_synthetic(const char *dir, biqa_index *out, biqa_error *err)
     const biqa_index_columns cols = {"image", "mos", "std", "ref", "chain"};
     /* datasets/synthetic.h: MOS of the observer model, 1..100, higher = better. */
     return biqa_index_read_csv(dir, "meta.csv", "synthetic", &cols, 1.0, 100.0, 1, out, err);
+}
+
+/* ---- a fetched dataset's index.csv ------------------------------------------ */
+
+/* One RFC 4180 field: quoted when it holds a comma, quote or line break. */
+static int put_field(biqa_atomic_file *f, const char *s, biqa_error *err)
+{
+    if (!strpbrk(s, ",\"\r\n"))
+        return biqa_atomic_write(f, s, strlen(s), err);
+    if (biqa_atomic_write(f, "\"", 1, err) < 0)
+        return -1;
+    for (const char *q; (q = strchr(s, '"')); s = q + 1)
+        if (biqa_atomic_write(f, s, (size_t)(q - s) + 1, err) < 0 ||
+            biqa_atomic_write(f, "\"", 1, err) < 0)
+            return -1;
+    return biqa_atomic_write(f, s, strlen(s), err) < 0 ? -1 : biqa_atomic_write(f, "\"", 1, err);
+}
+
+int biqa_index_write_dataset(const biqa_index *idx, const char *dir, const char *path,
+                             biqa_error *err)
+{
+    if (!idx->normalised)
+        return biqa_fail(err, "%s: the index is not normalised", path);
+    const size_t dl = strlen(dir);
+    for (size_t i = 0; i < idx->n; i++)
+        if (strncmp(idx->items[i].path, dir, dl) != 0 || idx->items[i].path[dl] != '/')
+            return biqa_fail(err, "%s: image '%s' is not under %s", path, idx->items[i].path, dir);
+    biqa_atomic_file f;
+    if (biqa_atomic_open(&f, path, err) < 0)
+        return -1;
+    static const char header[] = "image,name,mos,std,ref,distortion,mos_raw\n";
+    int rc = biqa_atomic_write(&f, header, sizeof header - 1, err);
+    for (size_t i = 0; i < idx->n && rc == 0; i++) {
+        const biqa_index_item *it = &idx->items[i];
+        char mos[40], std[40], raw[40];
+        snprintf(mos, sizeof mos, ",%.17g,", it->mos);
+        snprintf(std, sizeof std, isnan(it->std) ? "," : "%.17g,", it->std);
+        snprintf(raw, sizeof raw, ",%.17g\n", it->mos_raw);
+        rc = put_field(&f, it->path + dl + 1, err) < 0 || biqa_atomic_write(&f, ",", 1, err) < 0 ||
+                     put_field(&f, it->name, err) < 0 ||
+                     biqa_atomic_write(&f, mos, strlen(mos), err) < 0 ||
+                     biqa_atomic_write(&f, std, strlen(std), err) < 0 ||
+                     put_field(&f, it->ref ? it->ref : "", err) < 0 ||
+                     biqa_atomic_write(&f, ",", 1, err) < 0 ||
+                     put_field(&f, it->distortion ? it->distortion : "", err) < 0 ||
+                     biqa_atomic_write(&f, raw, strlen(raw), err) < 0
+                 ? -1
+                 : 0;
+    }
+    if (rc < 0)
+        return -1; /* a failed write has aborted the file */
+    return biqa_atomic_commit(&f, err);
+}
+
+/* dataset.json's name, mos_range and higher_better, when the file is there. */
+static int read_dataset_json(const char *dir, char **name, double *lo, double *hi, int *hb,
+                             biqa_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/dataset.json", dir);
+    *name = NULL;
+    char *text;
+    size_t len;
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (biqa_read_file(path, &text, &len, err) < 0)
+        return -1;
+    cJSON *o = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "name");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "mos_range");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "higher_better");
+    int rc = 0;
+    if (!cJSON_IsString(n) || !cJSON_IsArray(r) || cJSON_GetArraySize(r) != 2 ||
+        !cJSON_IsNumber(r->child) || !cJSON_IsNumber(r->child->next) || !cJSON_IsBool(h))
+        rc = biqa_fail(err, "%s: not a dataset record (name, mos_range, higher_better)", path);
+    else if (!(*name = strdup(n->valuestring)))
+        rc = biqa_fail(err, "%s: out of memory", path);
+    else
+        *lo = r->child->valuedouble, *hi = r->child->next->valuedouble, *hb = cJSON_IsTrue(h);
+    cJSON_Delete(o);
+    return rc;
+}
+
+static int cell_number(const biqa_csv *csv, size_t r, size_t c, int empty_ok, double *out,
+                       biqa_error *err)
+{
+    const char *cell = biqa_csv_cell(csv, r, c);
+    char *end;
+    *out = NAN;
+    if (!*cell && empty_ok)
+        return 0;
+    *out = strtod(cell, &end);
+    if (!*cell || *end || !isfinite(*out))
+        return biqa_fail(err, "%s:%zu: column '%s': '%s' is not a finite number", csv->path,
+                         csv->lines[r + 1], biqa_csv_header(csv, c), cell);
+    return 0;
+}
+
+int biqa_index_read_dataset(const char *dir, biqa_index *out, biqa_error *err)
+{
+    char path[4096], *name = NULL;
+    double lo = 0, hi = 1;
+    int hb = 1;
+    snprintf(path, sizeof path, "%s/index.csv", dir);
+    memset(out, 0, sizeof *out);
+    if (read_dataset_json(dir, &name, &lo, &hi, &hb, err) < 0)
+        return -1;
+    if (!name) {
+        const char *slash = strrchr(dir, '/');
+        name = strdup(slash && slash[1] ? slash + 1 : dir);
+    }
+    biqa_index_init(out, name, path);
+    free(name);
+    biqa_csv csv;
+    if (biqa_csv_read(path, &csv, err) < 0) {
+        biqa_index_free(out);
+        return -1;
+    }
+    static const char *const cols[7] = {"image", "name", "mos", "std", "ref", "distortion",
+                                        "mos_raw"};
+    size_t c[7];
+    int rc = 0;
+    for (int k = 0; k < 7 && rc == 0; k++)
+        rc = biqa_csv_find_column(&csv, cols[k], &c[k], err);
+    double *raw = rc == 0 ? malloc(csv.nrows * sizeof *raw) : NULL;
+    if (rc == 0 && !raw)
+        rc = biqa_fail(err, "%s: out of memory", path);
+    for (size_t r = 0; r < csv.nrows && rc == 0; r++) {
+        const char *img = biqa_csv_cell(&csv, r, c[0]), *nm = biqa_csv_cell(&csv, r, c[1]);
+        const char *ref = biqa_csv_cell(&csv, r, c[4]), *dist = biqa_csv_cell(&csv, r, c[5]);
+        double mos, std;
+        if (!*img || !*nm || img[0] == '/' || strstr(img, ".."))
+            rc = biqa_fail(err, "%s:%zu: image '%s' / name '%s': empty, absolute or with '..'",
+                           path, csv.lines[r + 1], img, nm);
+        else if (cell_number(&csv, r, c[2], 0, &mos, err) < 0 ||
+                 cell_number(&csv, r, c[3], 1, &std, err) < 0 ||
+                 cell_number(&csv, r, c[6], 0, &raw[r], err) < 0)
+            rc = -1;
+        char full[4096];
+        if (rc == 0 && snprintf(full, sizeof full, "%s/%s", dir, img) >= (int)sizeof full)
+            rc = biqa_fail(err, "%s:%zu: path too long", path, csv.lines[r + 1]);
+        /* Added on the stored 0..1 scale: normalising over [0, 1] is the
+         * identity and checks the range, the stds and duplicate names. */
+        if (rc == 0)
+            rc = biqa_index_add(out, full, nm, mos, std, *ref ? ref : NULL, *dist ? dist : NULL,
+                                err);
+    }
+    biqa_csv_free(&csv);
+    if (rc == 0)
+        rc = biqa_index_normalise(out, 0.0, 1.0, 1, err);
+    if (rc == 0) {
+        for (size_t i = 0; i < out->n; i++)
+            out->items[i].mos_raw = raw[i];
+        out->mos_lo = lo, out->mos_hi = hi, out->higher_better = hb;
+    }
+    free(raw);
+    if (rc < 0)
+        biqa_index_free(out);
+    return rc;
+}
+
+int biqa_index_read_dir(const char *dir, biqa_index *out, biqa_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/index.csv", dir);
+    if (access(path, F_OK) == 0)
+        return biqa_index_read_dataset(dir, out, err);
+    snprintf(path, sizeof path, "%s/meta.csv", dir);
+    if (access(path, F_OK) == 0)
+        return biqa_index_read_synthetic(dir, out, err);
+    memset(out, 0, sizeof *out);
+    return biqa_fail(err, "%s: no index.csv (a dataset from 'biqa datasets fetch' or 'import') "
+                          "and no meta.csv (the synthetic benchmark)", dir);
 }

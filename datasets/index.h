@@ -67,4 +67,18 @@ int biqa_index_read_csv(const char *dir, const char *csv_name, const char *datas
  * 1..100 higher = better, std, ref, distortion = chain. */
 int biqa_index_read_synthetic(const char *dir, biqa_index *out, biqa_error *err);
 
+/* A fetched or imported dataset's own index, <dir>/index.csv (written by
+ * biqa_index_write_dataset): columns image (the file, relative to dir),
+ * name (as the labels name it), mos and std on the 0..1 scale (std empty:
+ * unknown), ref and distortion (empty: none), mos_raw (the labels' value).
+ * The raw range and direction come from <dir>/dataset.json (mos_range,
+ * higher_better) when it is there. */
+int biqa_index_write_dataset(const biqa_index *idx, const char *dir, const char *path,
+                             biqa_error *err);
+int biqa_index_read_dataset(const char *dir, biqa_index *out, biqa_error *err);
+
+/* Either kind of dataset directory: index.csv (fetched or imported with
+ * `biqa datasets`) or meta.csv (the synthetic benchmark). */
+int biqa_index_read_dir(const char *dir, biqa_index *out, biqa_error *err);
+
 #endif

@@ -94,7 +94,7 @@ static int setup_open(setup *s, biqa_cli *cli, const char *kind, biqa_error *err
         return -1;
     if (!s->method[0])
         snprintf(s->method, sizeof s->method, "scratch");
-    if (biqa_index_read_synthetic(s->data, &s->idx, err) < 0)
+    if (biqa_index_read_dir(s->data, &s->idx, err) < 0)
         return -1;
     s->images = calloc(s->idx.n, sizeof *s->images);
     s->mos = malloc(s->idx.n * sizeof *s->mos);
@@ -498,7 +498,7 @@ static int downstream_main(biqa_cli *cli, const char *kind,
     if (biqa_expect_args(cli, 0, 0, "") != 0)
         return BIQA_EXIT_USAGE;
     if (!biqa_arg(a, "data"))
-        return biqa_usage_error(a, "missing --data DIR (a dataset with meta.csv)");
+        return biqa_usage_error(a, "missing --data DIR (a dataset directory with index.csv or meta.csv)");
     setup s = {0};
     biqa_error err = {{0}};
     int rc = setup_open(&s, cli, kind, &err);

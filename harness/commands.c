@@ -8,21 +8,85 @@
 #define PENDING(issue, what) .pending_issue = (issue), .pending_what = (what)
 
 /* ---- datasets (issues 4 and 6) ---- */
+#define DATASETS_MANIFEST_OPT \
+    {"manifest", 0, "FILE", "a manifest file of your own, instead of a built-in NAME"}
+static const biqa_opt datasets_list_opts[] = {
+    {"manifest", 0, "FILE", "also list the dataset of this manifest file (repeatable)"}, {0}};
 static const biqa_cmd datasets_list = {
     .name = "list", .summary = "list the known datasets and whether they are present",
-    .usage = "biqa datasets list", PENDING(6, "real BIQA datasets")};
+    .usage = "biqa datasets list [--manifest FILE ...] [--root DIR] [--json]",
+    .details =
+        "Every built-in manifest, every --manifest file and every dataset under --root that\n"
+        "records its manifest, with its local state: absent (nothing), partial (downloads or\n"
+        "an interrupted extraction, or a dataset not verified here), verified (the last\n"
+        "fetch/import/verify found every file as recorded) or corrupt (it did not).\n"
+        "States are read from ROOT/.biqa/NAME/state.json; nothing is rehashed.",
+    .examples = "  biqa datasets list\n  biqa datasets list --root /data/iqa --json\n",
+    .opts = datasets_list_opts, .run = biqa_cmd_datasets_list};
+static const biqa_opt datasets_info_opts[] = {DATASETS_MANIFEST_OPT, {0}};
 static const biqa_cmd datasets_info = {
     .name = "info", .summary = "show a dataset's manifest, licence and local state",
-    .usage = "biqa datasets info NAME", PENDING(6, "real BIQA datasets")};
+    .usage = "biqa datasets info (NAME | --manifest FILE) [--json]",
+    .details = "The manifest (sources in the order fetch tries them, each file's URLs, size and\n"
+               "SHA-256 or the digest pinned at its first download, label parser, MOS range and\n"
+               "direction, splits), the licence / registration note, and the local state.",
+    .examples = "  biqa datasets info koniq10k\n  biqa datasets info --manifest my.json --json\n",
+    .opts = datasets_info_opts, .run = biqa_cmd_datasets_info};
+static const biqa_opt datasets_fetch_opts[] = {
+    DATASETS_MANIFEST_OPT,
+    {"offline", 0, NULL, "no network: use only files already downloaded (verified again)"},
+    {"source", 0, "NAME", "use only this source of the manifest"},
+    {"delete-archives", 0, NULL, "remove the downloaded archives once the dataset is in place"},
+    {0}};
 static const biqa_cmd datasets_fetch = {
     .name = "fetch", .summary = "download, verify (SHA-256) and extract a dataset",
-    .usage = "biqa datasets fetch NAME [--offline]", PENDING(6, "real BIQA datasets")};
+    .usage = "biqa datasets fetch (NAME | --manifest FILE) [--offline] [--source NAME] "
+             "[--delete-archives]",
+    .details =
+        "Tries the manifest's sources in order; the first whose files all arrive is used.\n"
+        "Each file comes from its mirrors with resume (HTTP Range), retries and a progress\n"
+        "bar into ROOT/.biqa/NAME/downloads, and is trusted only after its size and SHA-256\n"
+        "match (a digest the manifest does not know is pinned at the first download and\n"
+        "enforced afterwards). Archives are extracted safely into a staging folder, the\n"
+        "labels parsed into index.csv (MOS on 0..1, higher better), the image count and every\n"
+        "labelled image checked, digests.sha256 written, and the folder renamed to ROOT/NAME.\n"
+        "A lock keeps two fetches of one dataset apart. Recorded in the results store.",
+    .examples = "  biqa datasets fetch koniq10k\n"
+                "  biqa datasets fetch kadid10k --root /data/iqa --source official\n"
+                "  biqa datasets fetch live --offline\n",
+    .opts = datasets_fetch_opts, .run = biqa_cmd_datasets_fetch};
+static const biqa_opt datasets_verify_opts[] = {DATASETS_MANIFEST_OPT, {0}};
 static const biqa_cmd datasets_verify = {
     .name = "verify", .summary = "re-check a dataset's files against their digests",
-    .usage = "biqa datasets verify NAME", PENDING(6, "real BIQA datasets")};
+    .usage = "biqa datasets verify (NAME | --manifest FILE)",
+    .details = "Rehashes every file listed in ROOT/NAME/digests.sha256 and checks that the\n"
+               "index names only listed files. The first changed or missing file is named and\n"
+               "the state becomes corrupt (exit 1); otherwise verified. Files present but not\n"
+               "listed are reported. Recorded in the results store.",
+    .examples = "  biqa datasets verify koniq10k\n  biqa datasets verify synthetic\n",
+    .opts = datasets_verify_opts, .run = biqa_cmd_datasets_verify};
+static const biqa_opt datasets_import_opts[] = {
+    DATASETS_MANIFEST_OPT,
+    {"from", 0, "PATH", "a folder or an archive holding the dataset's files (repeatable)"},
+    {"source", 0, "NAME", "the source whose layout and labels apply (default: the first whose "
+                          "label file is there)"},
+    {"copy", 0, NULL, "copy the files of a folder instead of hard-linking them"},
+    {0}};
 static const biqa_cmd datasets_import = {
     .name = "import", .summary = "adopt a dataset already on disk",
-    .usage = "biqa datasets import NAME --from PATH", PENDING(6, "real BIQA datasets")};
+    .usage = "biqa datasets import (NAME | --manifest FILE) --from PATH [--from PATH ...] "
+             "[--source NAME] [--copy]",
+    .details =
+        "For datasets without a scriptable download (SPAQ, BID, LIVE, CSIQ, PIPAL) or\n"
+        "archives you already have. An archive is extracted (if its name is a manifest\n"
+        "file with a known or pinned SHA-256, it must match); a folder's files are\n"
+        "hard-linked into the dataset (they then share their bytes with the originals) or\n"
+        "copied when linking is impossible or with --copy. Then the same checks as fetch.\n"
+        "ImageNet (kind local) is linked as ROOT/imagenet/train, every file hashed in place.",
+    .examples = "  biqa datasets import spaq --from ~/Downloads/SPAQ\n"
+                "  biqa datasets import koniq10k --from koniq10k.tgz --from meta_info.tgz\n"
+                "  biqa datasets import imagenet --from /data/ILSVRC2012/train\n",
+    .opts = datasets_import_opts, .run = biqa_cmd_datasets_import};
 static const biqa_opt datasets_make_opts[] = {
     {"size", 0, "S", "test (tens of images), demo (default) or large (GPU profiles)"},
     {"out", 0, "DIR", "where the dataset goes (default: ROOT/synthetic-SIZE)"},
@@ -168,7 +232,8 @@ static const biqa_cmd pretrain = {
                 "  biqa pretrain --method moco --data data/synthetic-test/pretrain --profile test\n",
     .opts = pretrain_opts, .run = biqa_cmd_pretrain};
 static const biqa_opt downstream_opts[] = {
-    {"data", 0, "DIR", "dataset directory with meta.csv (the synthetic benchmark's layout)"},
+    {"data", 0, "DIR", "dataset directory: index.csv (biqa datasets fetch/import) or meta.csv "
+                       "(synthetic)"},
     {"checkpoint", 0, "W.safetensors", "pretrained backbone (strict load); without it: random "
                                        "init of run.seed (the scratch baseline)"},
     {"method", 0, "NAME", "method label of the runs (default: the checkpoint's metadata, or "

@@ -6,6 +6,11 @@
 
 int biqa_cmd_score(biqa_cli *cli);
 int biqa_cmd_datasets_make(biqa_cli *cli);
+int biqa_cmd_datasets_list(biqa_cli *cli);
+int biqa_cmd_datasets_info(biqa_cli *cli);
+int biqa_cmd_datasets_fetch(biqa_cli *cli);
+int biqa_cmd_datasets_verify(biqa_cli *cli);
+int biqa_cmd_datasets_import(biqa_cli *cli);
 int biqa_cmd_runs_list(biqa_cli *cli);
 int biqa_cmd_runs_show(biqa_cli *cli);
 int biqa_cmd_query(biqa_cli *cli);

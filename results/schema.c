@@ -57,6 +57,18 @@ static const char *const migrations[] = {
     "  reused INTEGER NOT NULL,"
     "  PRIMARY KEY (group_run, run_id)"
     ");",
+
+    /* 5: datasets fetched, imported or verified (results/datasets_table.h):
+     * the last verdict per dataset directory, with the digests that pin
+     * its bytes. */
+    "CREATE TABLE datasets ("
+    "  name TEXT NOT NULL, dir TEXT NOT NULL,"
+    "  manifest_sha256 TEXT, source TEXT,"
+    "  state TEXT NOT NULL CHECK (state IN ('absent','partial','verified','corrupt')),"
+    "  n_images INTEGER, index_sha256 TEXT, digests_sha256 TEXT,"
+    "  updated_at TEXT NOT NULL,"
+    "  PRIMARY KEY (name, dir)"
+    ");",
 };
 
 int biqa_schema_count(void) { return (int)(sizeof migrations / sizeof migrations[0]); }
