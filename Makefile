@@ -15,9 +15,9 @@ BUILD   ?= build
 DEBS := gcc make pkg-config libsqlite3-dev libcjson-dev libssl-dev libcriterion-dev \
         libturbojpeg0-dev libpng-dev libdnnl-dev libopenblas-dev \
         libcurl4-openssl-dev libarchive-dev libxml2-dev libcairo2-dev \
-        libopenmpi-dev openmpi-bin \
+        libopenmpi-dev openmpi-bin slurmctld slurmd slurm-client munge \
         python3 python3-numpy python3-scipy python3-torch python3-torchvision \
-        python3-opencv python3-pil python3-openpyxl
+        python3-opencv python3-pil python3-openpyxl texlive-latex-base texlive-latex-recommended
 
 PKGS    := sqlite3 libcjson openssl libturbojpeg libpng openblas libcurl libarchive libxml-2.0 \
            cairo ompi-c
@@ -52,7 +52,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/asan/%.o) $(GEN_SRC:$(BUILD)/%.c=$(BUILD)/asan/%.o) $(CU_OBJ)
 
-.PHONY: all deps test test-all demo demo-run clean FORCE
+.PHONY: all deps test test-all test-slurm test-slurm-run demo demo-run paper clean FORCE
 all: $(BUILD)/biqa
 
 $(BUILD)/biqa: $(CLI_OBJ) $(BUILD)/libbiqa.a
@@ -72,7 +72,7 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -c -o $@ $<
+	$(NVCC) $(NVFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -133,6 +133,16 @@ test-all: $(TEST_BINS)
 	BIQA=$(abspath $(BUILD)/biqa) BIQA_HELPERS=$(abspath $(BUILD)/tests/helpers) \
 	  BIQA_PYTHON=$(PYTHON) BIQA_SRC=$(CURDIR) $(BUILD)/tests/biqa-tests
 
+# The Slurm acceptance test (issue 9): a one-node cluster on loopback runs the
+# test profile's grid as job arrays (root; about 2.5 minutes, so not in `test`).
+test-slurm: deps
+	@$(MAKE) --no-print-directory test-slurm-run
+
+test-slurm-run: $(TEST_BINS)
+	BIQA=$(abspath $(BUILD)/biqa) BIQA_HELPERS=$(abspath $(BUILD)/tests/helpers) \
+	  BIQA_PYTHON=$(PYTHON) BIQA_SRC=$(CURDIR) BIQA_TEST_SLURM=1 \
+	  $(BUILD)/tests/biqa-tests --filter 'slurm/*'
+
 # The main job: the whole pipeline on the embedded synthetic benchmark, on
 # the CPU (make the data, pretrain every method, fine-tune and probe each
 # over the demo splits), then the table from the results store.
@@ -141,6 +151,16 @@ demo: deps
 
 demo-run: $(BUILD)/biqa
 	$(BUILD)/biqa --db $(BUILD)/demo.db --root $(BUILD)/data reproduce --profile demo
+
+# The paper's tables (Markdown, LaTeX, CSV) and figures (PNG, PDF) of a
+# results database, by default the demo's, into paper/out/.
+PAPER_DB ?= $(BUILD)/demo.db
+paper: $(BUILD)/biqa
+	@test -f $(PAPER_DB) || { echo "make paper: no $(PAPER_DB): run make demo first, or give PAPER_DB=PATH"; exit 1; }
+	@for f in md latex csv; do \
+	   $(BUILD)/biqa --db $(PAPER_DB) tables --specs paper/tables --format $$f --out paper/out || exit 1; \
+	 done
+	$(BUILD)/biqa --db $(PAPER_DB) figures --out paper/out
 
 deps:
 	@missing=""; for p in $(DEBS); do \

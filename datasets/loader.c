@@ -27,6 +27,7 @@ typedef struct slot {
 struct biqa_loader {
     biqa_loader_config cfg;
     int n, views, nbatches, nslots, nthreads;
+    int shard, items; /* this shard and its items per batch */
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t work, done;
@@ -96,8 +97,9 @@ static int fill_item(biqa_loader *L, slot *s, int p, int k)
 static int build(biqa_loader *L, slot *s, int index)
 {
     s->b.epoch = L->epoch, s->b.index = index, s->b.nfail = 0;
-    for (int p = 0; p < L->cfg.batch; p++)
-        if (fill_item(L, s, p, index * L->cfg.batch + p) < 0)
+    const int first = index * L->cfg.batch + L->shard * L->items;
+    for (int p = 0; p < L->items; p++)
+        if (fill_item(L, s, p, first + p) < 0)
             return -1;
     return 0;
 }
@@ -168,6 +170,10 @@ static int check(const biqa_loader_config *c, biqa_error *err)
         return biqa_fail(err, "loader: threads %d outside 0..1024", c->threads);
     if (c->prefetch < 1 || c->prefetch > 1024)
         return biqa_fail(err, "loader: prefetch %d outside 1..1024", c->prefetch);
+    if (c->shards < 0 || c->shard < 0 || (c->shards > 1 && c->shard >= c->shards) ||
+        (c->shards <= 1 && c->shard != 0) || (c->shards > 1 && c->batch % c->shards))
+        return biqa_fail(err, "loader: shard %d of %d of a batch of %d (needs a batch that "
+                              "splits evenly)", c->shard, c->shards, c->batch);
     return 0;
 }
 
@@ -183,6 +189,8 @@ int biqa_loader_create(const biqa_loader_config *cfg, biqa_loader **out, biqa_er
     L->n = cfg->folder->nitems;
     L->views = biqa_recipe_views(&cfg->recipe);
     L->nbatches = L->n / cfg->batch;
+    L->shard = cfg->shards > 1 ? cfg->shard : 0;
+    L->items = cfg->shards > 1 ? cfg->batch / cfg->shards : cfg->batch;
     L->nslots = cfg->prefetch + 1;
     L->nthreads = cfg->threads ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (L->nthreads < 1)
@@ -196,12 +204,12 @@ int biqa_loader_create(const biqa_loader_config *cfg, biqa_loader **out, biqa_er
     L->threads = calloc((size_t)L->nthreads, sizeof *L->threads);
     int ok = L->slots && L->perm && L->threads;
     for (int i = 0; ok && i < L->nslots; i++)
-        ok = alloc_slot(&L->slots[i], cfg->batch, L->views, cfg->recipe.size) == 0;
+        ok = alloc_slot(&L->slots[i], L->items, L->views, cfg->recipe.size) == 0;
     if (!ok) {
         L->nthreads = 0;
         biqa_loader_destroy(L);
         return biqa_fail(err, "loader: out of memory for %d batches of %d views at %d px",
-                         cfg->prefetch + 1, cfg->batch * biqa_recipe_views(&cfg->recipe),
+                         cfg->prefetch + 1, L->items * biqa_recipe_views(&cfg->recipe),
                          cfg->recipe.size);
     }
     for (int t = 0; t < L->nthreads; t++)

@@ -18,6 +18,11 @@
  *     first one that works, still augmented as position k; so a batch is
  *     never shortened. Every failed attempt is listed in the batch; when no
  *     item of the folder works, the batch is an error.
+ * Shards (data-parallel ranks, methods/dist.h): with shards = R, shard r
+ * takes positions i B + r B/R .. i B + (r + 1) B/R - 1 of batch i (B the
+ * global batch, a multiple of R), augmented and substituted exactly as
+ * above; so R shards hold, in rank order, the very batch one loader with
+ * shards <= 1 builds, and every shard has the same batch count.
  * Failures reach the caller in delivery order (deterministic): each batch's
  * attempts (`fail`), and the loader's list of distinct failed items with
  * their first error, for biqa_run_add_failure (results/runs.h).
@@ -38,10 +43,11 @@
 typedef struct biqa_loader_config {
     const biqa_folder *folder; /* borrowed: must outlive the loader */
     biqa_recipe recipe;
-    int batch;    /* source images per batch, 1..n */
+    int batch;    /* source images per batch (all shards together), 1..n */
     int threads;  /* worker threads; 0: the online cores */
     int prefetch; /* batches built ahead, >= 1 */
     uint64_t seed;
+    int shard, shards; /* this shard of shards (0, 0 or 0, 1: the whole batch) */
 } biqa_loader_config;
 
 typedef struct biqa_loader_failure {
@@ -53,7 +59,7 @@ typedef struct biqa_loader_failure {
 typedef struct biqa_batch {
     uint64_t epoch;
     int index;       /* within the epoch */
-    int items;       /* source images (= config batch) */
+    int items;       /* source images (config batch / shards) */
     int views;       /* items x V: x's N */
     int size;        /* S: x's H and W */
     float *x;        /* views x 3 x S x S */

@@ -14,6 +14,7 @@ static const biqa_opt global_opts[] = {
     {"db", 0, "PATH", "results database (env BIQA_DB; default ./biqa.db)"},
     {"root", 0, "DIR", "datasets directory (env BIQA_ROOT; default ./data)"},
     {"backend", 0, "NAME", "compute backend: ref, cpu or cuda"},
+    {"precision", 0, "P", "arithmetic: fp32, tf32 or bf16 (cuda; bf16 keeps fp32 master weights)"},
     {"threads", 0, "N", "worker threads (default: the profile's)"},
     {"seed", 0, "N", "random seed (default: the profile's)"},
     {"json", 0, NULL, "machine-readable JSON output"},
@@ -117,14 +118,10 @@ static void print_help(const biqa_cmd *cmd)
         printf("\n%s\n", cmd->summary);
     if (cmd->details)
         printf("\n%s\n", cmd->details);
-    if (cmd->pending_issue)
-        printf("\nNot available yet: it lands with issue #%d (%s).\n", cmd->pending_issue,
-               cmd->pending_what);
     if (cmd->subs) {
         printf("\nCommands:\n");
         for (const biqa_cmd *const *s = cmd->subs; *s; s++)
-            printf("  %-12s %s%s\n", (*s)->name, (*s)->summary,
-                   (*s)->pending_issue ? " [not yet available]" : "");
+            printf("  %-12s %s\n", (*s)->name, (*s)->summary);
     }
     print_opts(stdout, "Options", cmd->opts);
     print_opts(stdout, "Global options (before or after the command)", global_opts);
@@ -168,6 +165,10 @@ static int apply_globals(biqa_cli *cli, const biqa_args *a)
     if (cli->backend && strcmp(cli->backend, "ref") && strcmp(cli->backend, "cpu") &&
         strcmp(cli->backend, "cuda"))
         return biqa_usage_error(a, "--backend must be ref, cpu or cuda, not '%s'", cli->backend);
+    const char *precision = biqa_arg(a, "precision");
+    if (precision && strcmp(precision, "fp32") && strcmp(precision, "tf32") &&
+        strcmp(precision, "bf16"))
+        return biqa_usage_error(a, "--precision must be fp32, tf32 or bf16, not '%s'", precision);
     int64_t v;
     if (biqa_arg_int64(a, "threads", &v) < 0)
         return BIQA_EXIT_USAGE;
@@ -264,11 +265,6 @@ static int parse_and_run(biqa_args *a, int argc, char **argv)
     int rc = apply_globals(&cli, a);
     if (rc >= 0)
         return rc;
-    if (cmd->pending_issue) {
-        biqa_error_line("'%s' is not available yet: it lands with issue #%d (%s)", a->path,
-                        cmd->pending_issue, cmd->pending_what);
-        return BIQA_EXIT_FAIL;
-    }
     if (!cmd->run) {
         if (cmd == &biqa_root_cmd) {
             print_help(cmd);

@@ -51,8 +51,6 @@ struct biqa_cmd {
     const biqa_opt *opts; /* terminated by {0}, may be NULL */
     const biqa_cmd *const *subs; /* terminated by NULL, may be NULL */
     int (*run)(biqa_cli *cli);   /* NULL: a group that needs a sub-command */
-    int pending_issue;    /* > 0: lands with that issue; says so and exits 1 */
-    const char *pending_what;
 };
 
 /* Last value of option name, or NULL. */

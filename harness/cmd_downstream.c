@@ -10,7 +10,13 @@
  *   model.safetensors, model.head.safetensors   (finetune) the selected
  *                     backbone and regression head (methods/finetune.h);
  *                     `biqa eval --checkpoint .../model.safetensors` reads
- *                     both. */
+ *                     both.
+ *
+ * Data-parallel fine-tuning (compute.comm, methods/dist.h): under
+ * mpirun/srun every rank runs the splits; rank 0 alone opens the store,
+ * decides each split's run and tells the others, and writes checkpoints,
+ * predictions and metrics (the run config notes the world size). probe and
+ * eval do not train: under several ranks rank 0 does their work alone. */
 #include <cjson/cJSON.h>
 #include <libgen.h>
 #include <math.h>
@@ -29,6 +35,7 @@
 #include "harness/commands.h"
 #include "harness/config.h"
 #include "harness/reuse.h"
+#include "methods/dist.h"
 #include "methods/finetune.h"
 #include "methods/model_io.h"
 #include "methods/probe.h"
@@ -47,6 +54,8 @@ typedef struct setup {
     biqa_image *images;
     double *mos;
     biqa_backend *be;
+    biqa_dist *dist; /* NULL: one process */
+    int idle;        /* a rank other than 0 of probe or eval: nothing to do */
     biqa_store store;
     int has_store;
     int nsplits;
@@ -94,28 +103,38 @@ static int setup_open(setup *s, biqa_cli *cli, const char *kind, biqa_error *err
         return -1;
     if (!s->method[0])
         snprintf(s->method, sizeof s->method, "scratch");
-    if (biqa_index_read_dir(s->data, &s->idx, err) < 0)
+    /* Before the backend: NCCL ranks pick their GPU first. */
+    if (biqa_dist_open(knob_str(s, "compute.comm"), knob_str(s, "compute.backend"), &s->dist,
+                       err) < 0)
         return -1;
-    s->images = calloc(s->idx.n, sizeof *s->images);
-    s->mos = malloc(s->idx.n * sizeof *s->mos);
-    if (!s->images || !s->mos)
-        return biqa_fail(err, "%s: out of memory", s->data);
-    for (size_t i = 0; i < s->idx.n; i++) {
-        if (biqa_image_read(s->idx.items[i].path, &s->images[i], err) < 0)
-            return -1;
+    const int lead = biqa_dist_rank(s->dist) == 0, trains = !strcmp(kind, "finetune");
+    if (!trains && !lead) {
+        s->idle = 1;
+        return 0;
+    }
+    int rc = biqa_index_read_dir(s->data, &s->idx, err);
+    if (rc == 0) {
+        s->images = calloc(s->idx.n, sizeof *s->images);
+        s->mos = malloc(s->idx.n * sizeof *s->mos);
+        if (!s->images || !s->mos)
+            rc = biqa_fail(err, "%s: out of memory", s->data);
+    }
+    for (size_t i = 0; rc == 0 && i < s->idx.n; i++) {
+        rc = biqa_image_read(s->idx.items[i].path, &s->images[i], err);
         s->mos[i] = s->idx.items[i].mos;
     }
-    if (!(s->be = biqa_backend_create(knob_str(s, "compute.backend"),
-                                      (int)knob_num(s, "compute.threads"), err)))
-        return -1;
-    if (biqa_store_open(&s->store, cli->db, BIQA_STORE_WRITE, err) < 0)
-        return -1;
-    s->has_store = 1;
-    return 0;
+    if (rc == 0 && !(s->be = biqa_backend_from_config(&s->cfg, err)))
+        rc = -1;
+    if (rc == 0 && trains)
+        rc = biqa_dist_attach(s->dist, s->be, err);
+    if (rc == 0 && lead && (rc = biqa_store_open(&s->store, cli->db, BIQA_STORE_WRITE, err)) == 0)
+        s->has_store = 1;
+    return trains ? biqa_dist_agree(s->dist, rc, err) : rc;
 }
 
-static void setup_close(setup *s)
+static void setup_close(setup *s, int failed)
 {
+    biqa_dist_close(s->dist, failed); /* first: it may abort the job, and it uses the backend */
     for (size_t i = 0; s->images && i < s->idx.n; i++)
         biqa_image_free(&s->images[i]);
     free(s->images);
@@ -160,6 +179,8 @@ static char *run_config(setup *s, const biqa_split *sp, biqa_error *err)
     cJSON_AddStringToObject(ds, "method", s->method);
     cJSON_AddStringToObject(ds, "split", sp->id);
     cJSON_AddStringToObject(ds, "split_hash", sp->hash);
+    if (!strcmp(s->kind, "finetune") && biqa_dist_size(s->dist) > 1)
+        cJSON_AddNumberToObject(ds, "world_size", biqa_dist_size(s->dist));
     int rc = 0;
     if (s->checkpoint) {
         char sha[BIQA_SHA256_HEX_LEN];
@@ -326,16 +347,45 @@ static int record_epoch(void *ctx, int epoch, double train_loss, double val_srcc
     return biqa_run_add_metrics(&k->s->store, k->id, r, 2, err);
 }
 
+/* Split k on every rank; rank 0 also opens its run and tells the others
+ * its id and whether it was reused or is resumed. */
+static int share_split(setup *s, int k, biqa_split *sp, int64_t *id, biqa_reuse *reuse,
+                       biqa_error *err)
+{
+    const int lead = biqa_dist_rank(s->dist) == 0;
+    memset(reuse, 0, sizeof *reuse);
+    int rc = lead ? open_split(s, k, "snapshot.safetensors", sp, id, reuse, err)
+                  : biqa_split_make(&s->idx, s->seed, k, knob_num(s, "splits.train_fraction"),
+                                    knob_num(s, "splits.val_fraction"), sp, err);
+    const int have = rc == 0;
+    if (biqa_dist_agree(s->dist, rc, err) < 0) {
+        if (have && lead && *id > 0 && reuse->kind != BIQA_REUSE_FINISHED)
+            biqa_run_fail(&s->store, *id, err->msg, NULL);
+        if (have)
+            biqa_split_free(sp);
+        return -1;
+    }
+    int64_t decision[3] = {*id, reuse->kind, reuse->from_snapshot};
+    if (biqa_dist_share(s->dist, decision, sizeof decision, err) < 0) {
+        biqa_split_free(sp);
+        return -1;
+    }
+    *id = decision[0], reuse->kind = (biqa_reuse_kind)decision[1];
+    reuse->from_snapshot = (int)decision[2];
+    return 0;
+}
+
 static int finetune_split(setup *s, int k, biqa_error *err)
 {
+    const int lead = biqa_dist_rank(s->dist) == 0;
     biqa_split sp;
     int64_t id = 0;
     biqa_reuse reuse;
-    if (open_split(s, k, "snapshot.safetensors", &sp, &id, &reuse, err) < 0)
+    if (share_split(s, k, &sp, &id, &reuse, err) < 0)
         return -1;
     if (reuse.kind == BIQA_REUSE_FINISHED) {
         biqa_split_free(&sp);
-        return reused_scores(s, k, id, err);
+        return biqa_dist_agree(s->dist, lead ? reused_scores(s, k, id, err) : 0, err);
     }
     const char *loss = knob_str(s, "finetune.loss");
     biqa_finetune_config fc = {
@@ -350,7 +400,7 @@ static int finetune_split(setup *s, int k, biqa_error *err)
         /* one seed per split, from run.seed */
         .seed = biqa_rng_u64(s->seed, biqa_rng_stream("finetune"), (uint64_t)k), .run_id = id,
         .resume = reuse.kind == BIQA_REUSE_RESUME && reuse.from_snapshot,
-        .epoch_done = record_epoch};
+        .epoch_done = lead ? record_epoch : NULL, .dist = s->dist};
     char dir[4096], ckpt[4200], preds[4200], snapshot[4200];
     struct epoch_sink sink = {s, &sp, id};
     fc.epoch_ctx = &sink;
@@ -363,9 +413,15 @@ static int finetune_split(setup *s, int k, biqa_error *err)
     biqa_finetune_result res = {0};
     biqa_scores sc;
     char sha[BIQA_SHA256_HEX_LEN];
-    int rc = biqa_mkdir_p(dir, err);
+    int rc = biqa_dist_agree(s->dist, lead ? biqa_mkdir_p(dir, err) : 0, err);
     if (rc == 0)
         rc = biqa_finetune(s->be, &fc, &d, ckpt, &res, err);
+    const int trained = rc == 0; /* agreed by every rank, unless one broke */
+    if (!lead) {
+        biqa_finetune_result_free(&res);
+        biqa_split_free(&sp);
+        return trained ? biqa_dist_agree(s->dist, 0, err) : rc;
+    }
     if (rc == 0)
         rc = test_scores(s, &sp, res.pred, id, &sc, err);
     if (rc == 0) {
@@ -382,6 +438,8 @@ static int finetune_split(setup *s, int k, biqa_error *err)
         rc = biqa_run_finish(&s->store, id, err);
     else
         biqa_run_fail(&s->store, id, err->msg, NULL);
+    if (trained)
+        rc = biqa_dist_agree(s->dist, rc, err);
     if (rc == 0)
         unlink(snapshot); /* only for resuming; the selected checkpoint stays */
     if (rc == 0) {
@@ -502,16 +560,16 @@ static int downstream_main(biqa_cli *cli, const char *kind,
     setup s = {0};
     biqa_error err = {{0}};
     int rc = setup_open(&s, cli, kind, &err);
-    if (rc == 0 && per_split == probe_split)
+    if (rc == 0 && !s.idle && per_split == probe_split)
         rc = extract_features(&s, &err);
     int done = 0;
-    for (int k = 0; rc == 0 && k < s.nsplits; k++, done++)
+    for (int k = 0; rc == 0 && !s.idle && k < s.nsplits; k++, done++)
         rc = per_split(&s, k, &err);
-    if (rc == 0)
+    if (rc == 0 && !s.idle && biqa_dist_rank(s.dist) == 0)
         summary(&s, done);
-    else
-        biqa_error_line("%s", err.msg);
-    setup_close(&s);
+    else if (rc < 0)
+        biqa_dist_report(s.dist, &err);
+    setup_close(&s, rc < 0);
     return rc == 0 ? BIQA_EXIT_OK : BIQA_EXIT_FAIL;
 }
 
@@ -539,6 +597,10 @@ int biqa_cmd_eval(biqa_cli *cli)
     biqa_split sp = {0};
     int64_t id = 0;
     int rc = setup_open(&s, cli, "eval", &err);
+    if (rc == 0 && s.idle) {
+        setup_close(&s, 0);
+        return BIQA_EXIT_OK;
+    }
     if (rc == 0)
         rc = biqa_finetune_load(s.be, s.checkpoint, &bb, &head, &err);
     if (rc == 0) {
@@ -584,11 +646,11 @@ int biqa_cmd_eval(biqa_cli *cli)
         printf("{\"run_id\": %lld, \"srcc\": %.6f, \"plcc\": %.6f, \"n\": %zu}\n",
                (long long)id, sc.srcc, sc.plcc, s.idx.n);
     if (rc < 0)
-        biqa_error_line("%s", err.msg);
+        biqa_dist_report(s.dist, &err);
     biqa_split_free(&sp);
     biqa_model_destroy(bb);
     biqa_model_destroy(head);
     free(parts), free(all), free(pred);
-    setup_close(&s);
+    setup_close(&s, rc < 0);
     return rc == 0 ? BIQA_EXIT_OK : BIQA_EXIT_FAIL;
 }

@@ -52,7 +52,12 @@ int biqa_cmd_model_forward(biqa_cli *cli)
         return BIQA_EXIT_FAIL;
     }
     int rc = BIQA_EXIT_FAIL;
-    biqa_backend *be = biqa_backend_create(cli->backend ? cli->backend : "cpu", cli->threads, &err);
+    enum biqa_precision precision = BIQA_PREC_FP32;
+    const char *ptext = biqa_arg(a, "precision");
+    biqa_backend *be = !ptext || biqa_precision_parse(ptext, &precision, &err) == 0
+                           ? biqa_backend_create_with(cli->backend ? cli->backend : "cpu",
+                                                      cli->threads, precision, &err)
+                           : NULL;
     biqa_model *m = be ? biqa_model_create(backbone, &opt, be, &err) : NULL;
     biqa_safetensors st = {0};
     biqa_tensor x = {0};

@@ -8,7 +8,14 @@
  * Training snapshots go to artifacts/run-ID/snapshot.safetensors every
  * pretrain.snapshot_every steps and at every epoch end, and are removed when
  * the run finishes; --resume reuses or continues an earlier run of the same
- * config (harness/reuse.h). */
+ * config (harness/reuse.h).
+ *
+ * Data-parallel (compute.comm, methods/dist.h): under mpirun/srun (or
+ * torchrun variables with cuda) every rank runs this command; rank 0 alone
+ * opens the results store, decides the run (new, reused, resumed) and
+ * tells the others, writes the checkpoint and records the run, whose
+ * config then notes the world size. pretrain.batch_size is the global
+ * batch. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +29,7 @@
 #include "harness/commands.h"
 #include "harness/config.h"
 #include "harness/reuse.h"
+#include "methods/dist.h"
 #include "methods/method.h"
 #include "results/runs.h"
 
@@ -32,6 +40,7 @@ typedef struct job {
     int has_store;
     biqa_folder folder;
     biqa_backend *be;
+    biqa_dist *dist; /* NULL: one process */
     int64_t run;
     const char *dataset;
 } job;
@@ -64,6 +73,8 @@ static int fill_config(const job *j, const biqa_method *m, biqa_pretrain_config 
     c->iou_max = num(j, "qpt.iou_max");
     c->threads = (int)num(j, "compute.threads");
     c->run_id = j->run;
+    c->dist = j->dist;
+    c->bn_splits = (int)num(j, "moco.bn_splits");
     if (m->recipe == BIQA_RECIPE_QPT && !cJSON_IsTrue(biqa_config_get(&j->cfg, "qpt.hflip")))
         return biqa_fail(err, "qpt.hflip: false is not available (the QPT recipe always flips "
                               "patches with p = 0.5, datasets/augment.h)");
@@ -90,6 +101,8 @@ static char *run_config(const job *j, const char *method, const char *data, biqa
     cJSON_AddStringToObject(p, "data", data);
     cJSON_AddNumberToObject(p, "images", j->folder.nitems);
     cJSON_AddNumberToObject(p, "classes", j->folder.nclasses);
+    if (biqa_dist_size(j->dist) > 1)
+        cJSON_AddNumberToObject(p, "world_size", biqa_dist_size(j->dist));
     char *json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!json)
@@ -136,6 +149,35 @@ static int sink_failure(void *ctx, const char *item, const char *reason, biqa_er
     return biqa_run_add_failure(&j->store, j->run, item, reason, err);
 }
 
+/* The setup of every rank; rank 0 also opens the store and the run, and
+ * hands its decision (run id, reused, resumed) to the others. */
+static int setup(job *j, biqa_cli *cli, const biqa_method *m, const char *data,
+                 biqa_pretrain_config *pc, int *reused, char *ckpt, size_t len, biqa_error *err)
+{
+    const int lead = biqa_dist_rank(j->dist) == 0;
+    int rc = biqa_folder_index(data, &j->folder, err);
+    if (rc == 0 && !(j->be = biqa_backend_from_config(&j->cfg, err)))
+        rc = -1;
+    if (rc == 0)
+        rc = biqa_dist_attach(j->dist, j->be, err);
+    if (rc == 0 && lead && (rc = biqa_store_open(&j->store, cli->db, BIQA_STORE_WRITE, err)) == 0)
+        j->has_store = 1;
+    if (rc == 0)
+        rc = fill_config(j, m, pc, err);
+    if (rc == 0 && lead)
+        rc = open_run(j, cli, m->name, data, reused, &pc->resume, ckpt, len, err);
+    if (biqa_dist_agree(j->dist, rc, err) < 0) {
+        if (j->has_store && j->run > 0 && !*reused)
+            biqa_run_fail(&j->store, j->run, err->msg, NULL);
+        return -1;
+    }
+    int64_t decision[3] = {j->run, *reused, pc->resume};
+    if (biqa_dist_share(j->dist, decision, sizeof decision, err) < 0)
+        return -1;
+    j->run = decision[0], *reused = (int)decision[1], pc->resume = (int)decision[2];
+    return 0;
+}
+
 static int run_job(job *j, biqa_cli *cli, const biqa_method *m, const char *data, char *ckpt,
                    size_t len, biqa_error *err)
 {
@@ -149,17 +191,13 @@ static int run_job(job *j, biqa_cli *cli, const biqa_method *m, const char *data
                  str(j, "data.synthetic_size"));
         data = dflt;
     }
-    if (biqa_folder_index(data, &j->folder, err) < 0)
+    /* Before the backend: NCCL ranks pick their GPU first. */
+    if (biqa_dist_open(str(j, "compute.comm"), str(j, "compute.backend"), &j->dist, err) < 0)
         return -1;
-    if (!(j->be = biqa_backend_create(str(j, "compute.backend"), (int)num(j, "compute.threads"), err)))
-        return -1;
-    if (biqa_store_open(&j->store, cli->db, BIQA_STORE_WRITE, err) < 0)
-        return -1;
-    j->has_store = 1;
+    const int lead = biqa_dist_rank(j->dist) == 0;
     biqa_pretrain_config pc;
     int reused = 0;
-    if (fill_config(j, m, &pc, err) < 0 ||
-        open_run(j, cli, m->name, data, &reused, &pc.resume, ckpt, len, err) < 0)
+    if (setup(j, cli, m, data, &pc, &reused, ckpt, len, err) < 0)
         return -1;
     if (reused)
         return 0;
@@ -179,21 +217,24 @@ static int run_job(job *j, biqa_cli *cli, const biqa_method *m, const char *data
     char *bytes = NULL;
     size_t n = 0;
     char sha[BIQA_SHA256_HEX_LEN];
-    int rc = biqa_mkdir_p(dir, err);
-    if (rc == 0)
-        rc = biqa_pretrain(m, &pc, &j->folder, j->be, &sink, ckpt, err);
-    if (rc == 0 && (rc = biqa_read_file(ckpt, &bytes, &n, err)) == 0) {
+    int rc = biqa_dist_agree(j->dist, lead ? biqa_mkdir_p(dir, err) : 0, err);
+    if (rc == 0) /* only rank 0 records */
+        rc = biqa_pretrain(m, &pc, &j->folder, j->be, lead ? &sink : NULL, ckpt, err);
+    const int trained = rc == 0; /* the same on every rank (agreed), unless a rank broke */
+    if (lead && rc == 0 && (rc = biqa_read_file(ckpt, &bytes, &n, err)) == 0) {
         biqa_sha256_hex(bytes, n, sha);
         free(bytes);
         rc = biqa_run_set_checkpoint(&j->store, j->run, ckpt, sha, err);
     }
-    if (rc == 0)
+    if (lead && rc == 0)
         rc = biqa_run_finish(&j->store, j->run, err);
-    else
+    else if (lead)
         biqa_run_fail(&j->store, j->run, err->msg, NULL);
+    if (trained)
+        rc = biqa_dist_agree(j->dist, rc, err);
     /* The checkpoint holds what a finished run is used for; its snapshot
      * (several times its size) is only for resuming. */
-    if (rc == 0)
+    if (lead && rc == 0)
         unlink(snapshot);
     return rc;
 }
@@ -214,15 +255,17 @@ int biqa_cmd_pretrain(biqa_cli *cli)
     biqa_error err = {{0}};
     char ckpt[4200];
     int rc = run_job(&j, cli, m, biqa_arg(a, "data"), ckpt, sizeof ckpt, &err);
-    if (rc == 0) {
+    if (rc == 0 && biqa_dist_rank(j.dist) == 0) {
         if (cli->json)
             printf("{\"run_id\": %lld, \"method\": \"%s\", \"checkpoint\": \"%s\"}\n",
                    (long long)j.run, m->name, ckpt);
         else
             printf("pretrain %s: run %lld, checkpoint %s\n", m->name, (long long)j.run, ckpt);
-    } else {
-        biqa_error_line("%s", err.msg);
+    } else if (rc < 0) {
+        biqa_dist_report(j.dist, &err);
     }
+    /* The communicator first (it may abort the job), the backend after it. */
+    biqa_dist_close(j.dist, rc < 0);
     biqa_backend_destroy(j.be);
     biqa_folder_free(&j.folder);
     if (j.has_store)

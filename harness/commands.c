@@ -1,11 +1,9 @@
-/* The command tree of DESIGN.md. Commands whose issue has not landed are
- * registered with their issue number: their help shows what they will do,
- * and running them says so in one line and exits 1. */
+/* The command tree of DESIGN.md: every command with its options, help
+ * text and examples, and the function that runs it. */
 #include "harness/commands.h"
 
 #include <stddef.h>
 
-#define PENDING(issue, what) .pending_issue = (issue), .pending_what = (what)
 
 /* ---- datasets (issues 4 and 6) ---- */
 #define DATASETS_MANIFEST_OPT \
@@ -200,7 +198,6 @@ static const biqa_cmd model = {.name = "model", .summary = "the common model int
                                .usage = "biqa model COMMAND", .subs = model_subs};
 
 /* ---- methods and protocols (issue 5) ---- */
-#define METHODS PENDING(5, "pretraining methods, fine-tuning and evaluation")
 /* Re-running without repeating work (results/resume.h). */
 #define RESUME_OPTS                                                                          \
     {"resume", 0, NULL, "reuse a finished run of the same config hash instead of repeating " \
@@ -227,9 +224,14 @@ static const biqa_cmd pretrain = {
         "NT-Xent in-batch; supervised: the folder's classes; scratch: the seed's init.\n"
         "One run of kind pretrain with a loss row per epoch and every unreadable image;\n"
         "the backbone goes to <db less .db>.artifacts/run-ID/pretrain.safetensors (metadata\n"
-        "method, run_id), for 'biqa finetune --checkpoint' and 'biqa probe --checkpoint'.",
+        "method, run_id), for 'biqa finetune --checkpoint' and 'biqa probe --checkpoint'.\n"
+        "Data-parallel under mpirun/srun (CPU ranks, MPI) or torchrun variables (GPU ranks,\n"
+        "NCCL; compute.comm): pretrain.batch_size is the global batch, batch norm is\n"
+        "synchronised, moco/qpt keys are gathered and their key encoder uses shuffled BN\n"
+        "(moco.bn_splits), simclr's negatives span every rank; rank 0 records the run.",
     .examples = "  biqa pretrain --method qpt --profile demo\n"
-                "  biqa pretrain --method moco --data data/synthetic-test/pretrain --profile test\n",
+                "  biqa pretrain --method moco --data data/synthetic-test/pretrain --profile test\n"
+                "  mpirun -np 4 biqa pretrain --method qpt --profile demo --threads 1\n",
     .opts = pretrain_opts, .run = biqa_cmd_pretrain};
 static const biqa_opt downstream_opts[] = {
     {"data", 0, "DIR", "dataset directory: index.csv (biqa datasets fetch/import) or meta.csv "
@@ -255,7 +257,9 @@ static const biqa_cmd finetune = {
         "epoch with the best validation SRCC is kept and tested on the mean over\n"
         "finetune.test_crops crops. One run per split with its split hash, test metrics,\n"
         "per-epoch train_loss and val_srcc; predictions and the selected checkpoint go to\n"
-        "<db less .db>.artifacts/run-ID/ (model.safetensors + model.head.safetensors).",
+        "<db less .db>.artifacts/run-ID/ (model.safetensors + model.head.safetensors).\n"
+        "Data-parallel under mpirun/srun like pretrain: each batch is shared out to the\n"
+        "ranks, rank 0 validates and records.",
     .examples = "  biqa finetune --data data/synthetic-demo --profile demo\n"
                 "  biqa finetune --data data/synthetic-test --profile test --checkpoint qpt.safetensors\n",
     .opts = downstream_opts, .run = biqa_cmd_finetune};
@@ -291,16 +295,41 @@ static const biqa_opt reproduce_opts[] = {
     {"profile", 0, "P", "profile: test, demo (default), gpu-small or paper"},
     {"config", 0, "FILE", "JSON file of knob values over the profile's"},
     {"set", 0, "KEY=VALUE", "one knob's value (repeatable), passed to every stage"},
+    {"scheduler", 0, "S", "local (default: every stage here) or slurm (sbatch job arrays)"},
+    {"dry-run", 0, NULL, "slurm: print the sbatch commands and scripts, submit nothing"},
+    {"grid", 0, "DIR", "slurm: the grid's directory (default <db less .db>.grid/PROFILE-HASH)"},
+    {"sbatch", 0, "[STAGE:]K=V", "slurm: #SBATCH --K=V for every job, or for one stage (data, "
+                                 "pretrain, downstream); K= drops a default (repeatable)"},
+    {"task", 0, "KIND:METHOD", "run one cell of the grid into --db (what a Slurm task runs): "
+                               "data, pretrain:M, finetune:M or probe:M"},
+    {"from-shard", 0, "DB", "with --task finetune|probe: start a new --db as a copy of the "
+                            "pretraining task's shard"},
     {0}};
 static const biqa_cmd reproduce = {
     .name = "reproduce", .summary = "run a whole profile's grid into the results store",
-    .usage = "biqa reproduce [--profile test|demo|gpu-small|paper] [--set K=V ...]",
-    .details = "Makes the synthetic benchmark when absent, pretrains every method of\n"
-               "pretrain.methods, fine-tunes and probes each over the profile's splits, and\n"
-               "prints each method's median SRCC and PLCC (bootstrap 95% CI) from the store.\n"
-               "An umbrella run of kind 'reproduce' records the profile's config; the runs\n"
-               "of its stages follow it.",
-    .examples = "  biqa reproduce --profile test\n  biqa reproduce --profile demo --seed 2\n",
+    .usage = "biqa reproduce [--profile test|demo|gpu-small|paper] [--set K=V ...]\n"
+             "       biqa reproduce ... --scheduler slurm [--dry-run] [--grid DIR] "
+             "[--sbatch [STAGE:]K=V ...]",
+    .details =
+        "Makes the synthetic benchmark when absent, pretrains every method of\n"
+        "pretrain.methods, fine-tunes and probes each over the profile's splits, and\n"
+        "prints each method's median SRCC and PLCC (bootstrap 95% CI) from the store.\n"
+        "An umbrella run of kind 'reproduce' records the profile's config; the runs\n"
+        "of its stages follow it.\n\n"
+        "--scheduler slurm writes the same grid as sbatch scripts into the grid directory\n"
+        "and submits them: a job per method's pretraining, then per method an array with\n"
+        "a task for fine-tuning and one for probing (--dependency=afterok on the\n"
+        "pretraining). Each task writes its own SQLite shard (GRID/shards/KIND-METHOD.db)\n"
+        "and runs with --resume, so a requeued task (#SBATCH --requeue) continues from its\n"
+        "last snapshot. Defaults: --time by profile and stage, --cpus-per-task =\n"
+        "compute.threads (4 for 0), --mem by profile, --gres=gpu:1 for the cuda backend.\n"
+        "Submitting the same grid again skips jobs whose cells finished. Then\n"
+        "'biqa results merge --grid GRID' and this command without --scheduler (it reuses\n"
+        "every merged run) print the table.",
+    .examples = "  biqa reproduce --profile test\n  biqa reproduce --profile demo --seed 2\n"
+                "  biqa reproduce --profile paper --scheduler slurm --dry-run\n"
+                "  biqa reproduce --profile paper --scheduler slurm --sbatch partition=gpu \\\n"
+                "      --sbatch pretrain:time=5-00:00:00 --sbatch account=iqa\n",
     .opts = reproduce_opts, .run = biqa_cmd_reproduce};
 
 /* ---- score ---- */
@@ -326,11 +355,53 @@ static const biqa_cmd score = {
     .opts = score_opts,
     .run = biqa_cmd_score};
 
-/* ---- tables (issue 8) ---- */
-static const biqa_cmd tables = {.name = "tables",
-                                .summary = "regenerate the paper's tables from the results store",
-                                .usage = "biqa tables [--format md|latex|csv] [--out DIR]",
-                                PENDING(8, "paper tables and figures")};
+/* ---- tables and figures ---- */
+static const biqa_opt tables_opts[] = {
+    {"format", 0, "F", "md (default), latex (booktabs) or csv (one line per cell, unrounded)"},
+    {"out", 0, "DIR", "write DIR/NAME.md|tex|csv per table (default: standard output)"},
+    {"table", 0, "NAME", "only this table (sota, pretraining, ablation, synthetic, performance)"},
+    {"where", 0, "KEY=VALUE", "set KEY in every cell's selection (repeatable), e.g. "
+                              "data.synthetic_size=demo"},
+    {"profile", 0, "P", "profile the fill commands of empty cells name (default demo)"},
+    {"specs", 0, "DIR", "table specs (default: paper/tables of the source tree, or "
+                        "$BIQA_SRC/paper/tables)"},
+    {"explain", 0, NULL, "TABLE ROW COLUMN: the runs behind one cell"},
+    {0}};
+static const biqa_cmd tables = {
+    .name = "tables", .summary = "regenerate the paper's tables from the results store",
+    .usage = "biqa tables [--format md|latex|csv] [--out DIR] [--table NAME] [--where K=V ...]\n"
+             "       biqa tables --explain TABLE ROW COLUMN [--json]",
+    .details =
+        "Each table is a spec in paper/tables/*.json: rows, columns, the runs each cell\n"
+        "selects (kind, method, dataset, metric, config knobs) and the published numbers\n"
+        "beside them. A cell is the median over the splits of the finished runs it selects\n"
+        "(the newest run of each split) with the bootstrap 95% CI of the median; the\n"
+        "performance table shows the newest bench run. Published values sit in their own\n"
+        "titled sections. An empty cell is a dash with a note giving the biqa command that\n"
+        "fills it; a cell whose runs differ in configuration says so. --explain lists the\n"
+        "runs behind a cell: run ids, splits, split hashes, config hashes, git commits.",
+    .examples = "  biqa tables\n"
+                "  biqa tables --format latex --out paper/out\n"
+                "  biqa tables --table synthetic --where data.synthetic_size=demo\n"
+                "  biqa tables --explain synthetic qpt ft-srcc\n",
+    .opts = tables_opts, .run = biqa_cmd_tables};
+static const biqa_opt figures_opts[] = {
+    {"out", 0, "DIR", "where the PNG and PDF files go (required)"},
+    {"where", 0, "KEY=VALUE", "only runs whose selection matches (repeatable), e.g. "
+                              "degrade.k=5"},
+    {0}};
+static const biqa_cmd figures = {
+    .name = "figures", .summary = "the paper's figures from the results store (PNG and PDF)",
+    .usage = "biqa figures --out DIR [--where K=V ...]",
+    .details =
+        "From the finished finetune, probe and pretrain runs: predicted-vs-MOS scatter of\n"
+        "the test images per dataset, kind and method (the runs' predictions.csv);\n"
+        "training-loss curves per run; the per-split SRCC of every method per dataset.\n"
+        "Each figure as NAME.png and NAME.pdf, drawn with cairo, readable in greyscale\n"
+        "(marker shapes and dash patterns tell series apart).",
+    .examples = "  biqa figures --out paper/out\n"
+                "  biqa --db build/demo.db figures --out /tmp/fig --where data.synthetic_size=demo\n",
+    .opts = figures_opts, .run = biqa_cmd_figures};
 
 /* ---- runs ---- */
 static const biqa_opt runs_list_opts[] = {
@@ -351,6 +422,41 @@ static const biqa_cmd runs_show = {
 static const biqa_cmd *const runs_subs[] = {&runs_list, &runs_show, NULL};
 static const biqa_cmd runs = {.name = "runs", .summary = "the runs in the results store",
                               .usage = "biqa runs COMMAND", .subs = runs_subs};
+
+/* ---- results: shards of a grid (harness/cmd_results.c) ---- */
+int biqa_cmd_results_merge(biqa_cli *cli);
+int biqa_cmd_results_status(biqa_cli *cli);
+static const biqa_opt results_merge_opts[] = {
+    {"grid", 0, "DIR", "merge every shard of this grid (biqa reproduce --scheduler slurm) and "
+                       "show its cells"},
+    {0}};
+static const biqa_cmd results_merge = {
+    .name = "merge", .summary = "merge results databases (a grid's shards) into the store",
+    .usage = "biqa results merge (SHARD... | --grid DIR)",
+    .details =
+        "Copies every run of each shard, with its metrics, failures, group members and\n"
+        "parent link, into --db under a new id. Runs are matched by their uid: a run the\n"
+        "store has already is skipped when equal, so merging twice adds nothing; a copy\n"
+        "still running or interrupted in the store is replaced by a later one; two\n"
+        "different finished copies are a conflict, an error naming the run. Each shard\n"
+        "merges in one transaction. Merged runs get their artifact folder in the store's\n"
+        "layout as a link to the shard's (keep the grid directory).",
+    .examples = "  biqa results merge --grid biqa.grid/paper-3f2a9c1b0e4d\n"
+                "  biqa --db all.db results merge a.db b.db\n",
+    .opts = results_merge_opts, .run = biqa_cmd_results_merge};
+static const biqa_cmd results_status = {
+    .name = "status", .summary = "which cells of a grid finished, failed or are missing",
+    .usage = "biqa results status GRID_DIR",
+    .details = "One line per cell (KIND:METHOD) from its shard: finished, failed (with the\n"
+               "error), interrupted (resubmit: it resumes), running, incomplete or missing (no\n"
+               "shard: its job has not run), finished runs out of those expected, how many are\n"
+               "merged into --db, and the Slurm job id. Exit 1 while a cell has not finished.",
+    .examples = "  biqa results status biqa.grid/test-3f2a9c1b0e4d\n",
+    .run = biqa_cmd_results_status};
+static const biqa_cmd *const results_subs[] = {&results_merge, &results_status, NULL};
+static const biqa_cmd results = {.name = "results",
+                                 .summary = "shards of a Slurm grid: merge them, see the cells",
+                                 .usage = "biqa results COMMAND", .subs = results_subs};
 
 /* ---- query ---- */
 static const biqa_cmd query = {
@@ -374,22 +480,31 @@ static const biqa_cmd bench_score = {
     .examples = "  biqa bench score\n  biqa bench score --rows 100000 --json\n",
     .opts = bench_score_opts, .run = biqa_cmd_bench_score};
 static const biqa_opt bench_train_step_opts[] = {
-    {"backbone", 0, "NAME", "backbone (default resnet18-w0.25)"},
-    {"size", 0, "PX", "square input size (default 64)"},
-    {"batch", 0, "N", "batch size (default 32)"},
-    {"steps", 0, "N", "timed steps, the best is reported (default 3)"},
-    {"warmup", 0, "N", "untimed steps first (default 1)"},
+    {"backbone", 0, "NAME", "backbone (default resnet18-w0.25; cuda: resnet50)"},
+    {"size", 0, "PX", "square input size (default 64; cuda: 224)"},
+    {"batch", 0, "N", "batch size (default 32; cuda: 256)"},
+    {"steps", 0, "N", "timed steps, the best is reported (default 3; cuda: 20)"},
+    {"warmup", 0, "N", "untimed steps first (default 1; cuda: 3)"},
     {0}};
 static const biqa_cmd bench_train_step = {
     .name = "train-step",
     .summary = "ResNet forward + backward + SGD against the same step in PyTorch",
-    .usage = "biqa bench train-step [--backend cpu] [--backbone NAME] [--size PX] [--batch N] "
-             "[--threads N]",
+    .usage = "biqa bench train-step [--backend cpu|cuda] [--precision P] [--backbone NAME] "
+             "[--size PX] [--batch N] [--threads N]",
     .details = "A 1000-class ResNet on a fixed random batch: forward, softmax cross-entropy,\n"
                "backward, SGD (momentum 0.9, weight decay 1e-4); PyTorch runs the same step\n"
-               "with the same thread count. Images per second, best step of each.",
+               "with the same thread count. Images per second, best step of each.\n"
+               "With --backend cuda (precision bf16 unless --precision says otherwise): biqa's\n"
+               "step replayed as a CUDA graph against PyTorch eager (channels_last, autocast)\n"
+               "and torch.compile on the same GPU; achieved TFLOP/s (matrix FLOPs counted from\n"
+               "the model's shapes) and its fraction of the bf16 matrix peak measured in the\n"
+               "same run (cuBLASLt); peak device memory; and one QPT pretraining step (query\n"
+               "forward + backward, key forward, InfoNCE over batch keys and a 65536-key\n"
+               "queue, momentum update) against the same step in PyTorch.",
     .examples = "  biqa bench train-step --backbone resnet18-w0.25 --size 64 --batch 32\n"
-                "  biqa bench train-step --backbone resnet50 --size 224 --batch 32\n",
+                "  biqa bench train-step --backbone resnet50 --size 224 --batch 32\n"
+                "  biqa bench train-step --backend cuda            # ResNet-50, 224 px, 256, bf16\n"
+                "  biqa bench train-step --backend cuda --precision tf32 --batch 128\n",
     .opts = bench_train_step_opts, .run = biqa_cmd_bench_train_step};
 static const biqa_opt bench_degrade_opts[] = {
     {"size", 0, "WxH", "image size (default: both 256x256 and 512x384)"},
@@ -454,7 +569,7 @@ static const biqa_cmd config = {.name = "config", .summary = "the run configurat
 
 static const biqa_cmd *const root_subs[] = {
     &datasets, &degrade, &model, &pretrain, &finetune, &probe, &eval,   &score,
-    &reproduce, &tables, &runs,  &query,    &bench,    &config, NULL};
+    &reproduce, &tables, &figures, &runs,  &results, &query,    &bench,    &config, NULL};
 
 const biqa_cmd biqa_root_cmd = {
     .name = "biqa",

@@ -11,6 +11,8 @@ int biqa_cmd_datasets_info(biqa_cli *cli);
 int biqa_cmd_datasets_fetch(biqa_cli *cli);
 int biqa_cmd_datasets_verify(biqa_cli *cli);
 int biqa_cmd_datasets_import(biqa_cli *cli);
+int biqa_cmd_tables(biqa_cli *cli);
+int biqa_cmd_figures(biqa_cli *cli);
 int biqa_cmd_runs_list(biqa_cli *cli);
 int biqa_cmd_runs_show(biqa_cli *cli);
 int biqa_cmd_query(biqa_cli *cli);

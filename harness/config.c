@@ -8,6 +8,7 @@
 
 #include "core/digest.h"
 #include "core/file.h"
+#include "core/log.h"
 
 const char *const biqa_profiles[] = {"test", "demo", "gpu-small", "paper", NULL};
 
@@ -268,6 +269,9 @@ int biqa_config_load(biqa_config *c, const char *profile, const char *file,
         }
         if (cli->backend && apply_text(c, "compute.backend", cli->backend, "--backend", err) < 0)
             goto fail;
+        const char *precision = biqa_arg(cli->args, "precision");
+        if (precision && apply_text(c, "compute.precision", precision, "--precision", err) < 0)
+            goto fail;
         if (cli->threads) {
             snprintf(buf, sizeof buf, "%d", cli->threads);
             if (apply_text(c, "compute.threads", buf, "--threads", err) < 0)
@@ -322,4 +326,21 @@ char *biqa_config_canonical(const biqa_config *c, biqa_error *err)
     char *canon = biqa_json_canonical(text, err);
     cJSON_free(text);
     return canon;
+}
+
+biqa_backend *biqa_backend_from_config(const biqa_config *c, biqa_error *err)
+{
+    const char *name = biqa_config_get(c, "compute.backend")->valuestring;
+    const char *text = biqa_config_get(c, "compute.precision")->valuestring;
+    enum biqa_precision precision;
+    if (biqa_precision_parse(text, &precision, err) < 0)
+        return NULL;
+    /* tf32 and bf16 are GPU arithmetic: a profile that asks for them (gpu-small,
+     * paper) still runs on the CPU backends, in fp32, and says so. */
+    if (precision != BIQA_PREC_FP32 && strcmp(name, "cuda") != 0) {
+        biqa_warn("compute.precision %s is for the cuda backend: %s runs in fp32", text, name);
+        precision = BIQA_PREC_FP32;
+    }
+    return biqa_backend_create_with(name, (int)biqa_config_get(c, "compute.threads")->valuedouble,
+                                    precision, err);
 }

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "harness/cli.h"
+#include "kernels/backend.h"
 
 enum biqa_knob_type { BIQA_KNOB_INT, BIQA_KNOB_REAL, BIQA_KNOB_STRING, BIQA_KNOB_BOOL, BIQA_KNOB_LIST };
 
@@ -60,5 +61,9 @@ void biqa_config_free(biqa_config *c);
 const cJSON *biqa_config_get(const biqa_config *c, const char *key);
 /* Canonical JSON (malloc'd) and its SHA-256. */
 char *biqa_config_canonical(const biqa_config *c, biqa_error *err);
+
+/* The backend of compute.backend, compute.threads and compute.precision
+ * (tf32/bf16 on a CPU backend: fp32, with a warning). */
+biqa_backend *biqa_backend_from_config(const biqa_config *c, biqa_error *err);
 
 #endif

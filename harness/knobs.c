@@ -27,6 +27,9 @@ static const biqa_knob knobs[] = {
      "CPU worker threads (0: every core)"},
     {"compute.precision", S, HARNESS, "fp32|tf32|bf16", "fp32", NULL, NULL, "bf16", "bf16",
      "arithmetic precision (bf16 keeps fp32 master weights)"},
+    {"compute.comm", S, HARNESS, "auto|none|mpi|nccl", "auto", NULL, NULL, NULL, NULL,
+     "data-parallel communicator: auto (MPI under mpirun/srun, NCCL for cuda ranks and under "
+     "torchrun variables, else one process), none, mpi or nccl"},
 
     {"data.pretrain", S, PAPER, "synthetic|imagenet", "synthetic", NULL, NULL, NULL, "imagenet",
      "pretraining images (QPT pretrains on ImageNet without labels)"},
@@ -65,6 +68,8 @@ static const biqa_knob knobs[] = {
      "projection MLP hidden width (0: the backbone's feature width)"},
     {"moco.proj_dim", I, ASSUMED, NULL, "128", "32", "64", NULL, NULL,
      "projection output width (embedding dimension)"},
+    {"moco.bn_splits", I, HARNESS, NULL, "0", NULL, NULL, NULL, NULL,
+     "shuffled-BN parts of the key batch (MoCo: one per GPU); 0: one per rank"},
 
     {"qpt.variants", I, ASSUMED, NULL, "2", NULL, NULL, NULL, NULL,
      "degradation variants per source image (QPT.md: 2..4)"},

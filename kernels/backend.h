@@ -5,6 +5,10 @@
  *
  * Conventions for every op:
  * - Tensors are float32 in the backend's layout, on the backend's memory.
+ *   Callers see float32 NCHW: what upload wrote, download reads back, and
+ *   a backend that keeps an op's output in another layout or type (the
+ *   cuda backend: activations NHWC, bfloat16 under bf16; issue #7) converts
+ *   on download and on any read through another view of that memory.
  * - Outputs and input gradients (dx) are WRITTEN (overwritten).
  * - Parameter gradients (dw, db, dgamma, dbeta) are ACCUMULATED (+=), as in
  *   PyTorch, so one parameter used twice gets the sum; zero them per step.
@@ -34,10 +38,23 @@ typedef struct biqa_pool_params {
     int kernel, stride, pad; /* max pool; padding counts as -inf */
 } biqa_pool_params;
 
+/* What the matrix ops (convolution, linear, InfoNCE) compute in (issue #7;
+ * --precision, knob compute.precision):
+ *   fp32  float32 arithmetic everywhere (every backend);
+ *   tf32  float32 storage, TensorFloat-32 matrix products: operands rounded
+ *         to 10 mantissa bits, float32 accumulation (cuda only);
+ *   bf16  bfloat16 activations and matrix operands, float32 accumulation;
+ *         parameters, their gradients and the optimiser state stay float32
+ *         ("master weights"), as do batch-norm statistics and losses (cuda
+ *         only).
+ * ref and cpu compute in fp32 and refuse the others. */
+enum biqa_precision { BIQA_PREC_FP32 = 0, BIQA_PREC_TF32 = 1, BIQA_PREC_BF16 = 2 };
+
 struct biqa_backend {
     const char *name;
     void *ctx;     /* backend state (thread pool, handles, caches) */
     int threads;   /* worker threads the backend uses */
+    enum biqa_precision precision; /* added for issue #7; ref and cpu: BIQA_PREC_FP32 */
 
     /* ---- memory ---- */
     void *(*alloc)(biqa_backend *be, size_t bytes); /* NULL when out of memory */
@@ -150,6 +167,26 @@ struct biqa_backend {
                        float eps, float weight_decay, int step);
     void (*ema)(biqa_backend *be, biqa_tensor *dst, const biqa_tensor *src, float momentum);
 
+    /* ---- optional hooks (added for issue #7): NULL where a backend has
+     * none (ref and cpu run every op to completion before it returns), so
+     * every caller checks before calling. ----
+     * sync waits for every op queued so far; -1 with err naming the device
+     * error when one happened.
+     * graph_begin .. graph_end record the ops called in between instead of
+     * running them (a CUDA graph of a static step); graph_replay runs the
+     * recording once more and waits for it. A replay sees the tensors,
+     * scalars and host arrays (labels, mask indices) of the recording, so
+     * only a step whose inputs stay put may be recorded (e.g. SGD at a
+     * constant learning rate on a fixed batch). While recording, upload,
+     * download and free are not allowed, and an op's host result (the
+     * *loss of xent and regress) is written at each replay, so that
+     * pointer must stay valid while the graph lives. A new graph_begin
+     * replaces the previous graph; destroy frees it. */
+    int (*sync)(biqa_backend *be, biqa_error *err);
+    int (*graph_begin)(biqa_backend *be, biqa_error *err);
+    int (*graph_end)(biqa_backend *be, biqa_error *err);
+    int (*graph_replay)(biqa_backend *be, biqa_error *err);
+
     void (*destroy)(biqa_backend *be);
 };
 
@@ -157,8 +194,17 @@ enum biqa_regress_kind { BIQA_LOSS_L1 = 0, BIQA_LOSS_SMOOTH_L1 = 1, BIQA_LOSS_MS
 
 /* Creates a backend by name ("ref", "cpu", "cuda") with threads workers
  * (0: every core). Error when the name is unknown or the backend is not
- * available here (cuda without a device). */
+ * available here (cuda without a device). The name may carry a precision
+ * after a colon ("cuda:bf16"; issue #7), so that programs which take a
+ * backend name (the test helpers) reach every precision; without one it is
+ * fp32. */
 biqa_backend *biqa_backend_create(const char *name, int threads, biqa_error *err);
+/* The same with an explicit precision (the name then carries none). */
+biqa_backend *biqa_backend_create_with(const char *name, int threads,
+                                       enum biqa_precision precision, biqa_error *err);
+/* "fp32", "tf32", "bf16" <-> enum biqa_precision; parse fails naming text. */
+int biqa_precision_parse(const char *text, enum biqa_precision *out, biqa_error *err);
+const char *biqa_precision_name(enum biqa_precision precision);
 void biqa_backend_destroy(biqa_backend *be);
 
 #endif

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
+#include "methods/dist.h"
 #include "methods/model_io.h"
 #include "methods/snapshot.h"
 #include "results/metrics.h"
@@ -177,6 +178,8 @@ typedef struct trainer {
     const biqa_ds_data *d;
     biqa_model *backbone, *head;
     biqa_optim *optim;
+    biqa_param *params; /* backbone's then head's */
+    size_t nparams;
     float *host, *host_y;
     void *x_dev, *y_dev, *dy_dev;
 } trainer;
@@ -201,14 +204,18 @@ static int train_epoch(trainer *t, int epoch, const size_t *train, size_t ntrain
     }
     biqa_model_train(t->backbone, 1);
     biqa_model_train(t->head, 1);
+    const size_t ranks = (size_t)biqa_dist_size(cfg->dist);
+    const size_t rank = (size_t)biqa_dist_rank(cfg->dist);
     double sum = 0;
     int batches = 0, rc = 0;
     for (size_t at = 0; rc == 0 && at + 1 < ntrain; at += (size_t)cfg->batch_size) {
-        size_t m = ntrain - at < (size_t)cfg->batch_size ? ntrain - at : (size_t)cfg->batch_size;
-        if (m < 2)
+        size_t all = ntrain - at < (size_t)cfg->batch_size ? ntrain - at : (size_t)cfg->batch_size;
+        if (all < 2 || all < ranks)
             break;
+        /* This rank's slice of the batch (all of it without ranks). */
+        const size_t lo = all * rank / ranks, m = all * (rank + 1) / ranks - lo;
         for (size_t i = 0; i < m; i++) {
-            size_t item = order[at + i];
+            size_t item = order[at + lo + i];
             const biqa_image *im = &t->d->images[item];
             uint64_t key = ((uint64_t)epoch << 40) + 4 * (uint64_t)item;
             int x = (int)biqa_rng_below(cfg->seed, s_crop, key, (uint64_t)(im->w - p + 1));
@@ -228,12 +235,21 @@ static int train_epoch(trainer *t, int epoch, const size_t *train, size_t ntrain
         rc = biqa_model_forward(t->backbone, &x, &feat, &logits, err);
         if (rc == 0)
             rc = biqa_model_forward(t->head, feat, &pred, &logits, err);
+        /* A rank's gradient counts by its share m / all of the batch: scaled
+         * by m R / all here, then averaged over the R ranks. */
+        const float dloss = ranks > 1 ? (float)((double)m * (double)ranks / (double)all) : 1.0f;
         if (rc == 0) {
-            t->be->regress(t->be, cfg->loss, 1.0f, pred, &y, 1.0f, &l, &dy);
+            t->be->regress(t->be, cfg->loss, 1.0f, pred, &y, dloss, &l, &dy);
             rc = biqa_model_backward(t->head, &dy, NULL, err);
         }
         if (rc == 0)
             rc = biqa_model_backward(t->backbone, biqa_model_input_grad(t->head), NULL, err);
+        if (rc == 0 && cfg->dist) {
+            double gl = l;
+            rc = biqa_dist_average(cfg->dist, t->params, t->nparams, &gl,
+                                   (double)m / (double)all, err);
+            l = (float)gl;
+        }
         if (rc == 0) {
             biqa_optim_step(t->optim, (float)cfg->lr);
             sum += l;
@@ -242,6 +258,52 @@ static int train_epoch(trainer *t, int epoch, const size_t *train, size_t ntrain
     }
     free(order);
     *loss = batches ? sum / batches : NAN;
+    return rc;
+}
+
+/* Model selection after an epoch (rank 0's work with ranks). */
+typedef struct selection {
+    const size_t *val;
+    size_t nval;
+    double *vpred, *vmos, best;
+    const char *ckpt_path, *head_path;
+    biqa_snapshot *snap;
+} selection;
+
+/* Validation SRCC of epoch e, the checkpoint when it is the best so far,
+ * the curve to epoch_done, the snapshot. */
+static int epoch_end(trainer *t, selection *s, int e, biqa_finetune_result *out, biqa_error *err)
+{
+    const biqa_finetune_config *cfg = t->cfg;
+    int rc = 0;
+    out->val_srcc[e] = NAN;
+    if (s->nval) {
+        rc = biqa_predict_crops(t->be, t->backbone, t->head, t->d->images, s->val, s->nval,
+                                cfg->patch, cfg->crops, cfg->batch_size, s->vpred, err);
+        for (size_t i = 0; i < s->nval; i++)
+            s->vmos[i] = t->d->mos[s->val[i]];
+        if (rc == 0)
+            out->val_srcc[e] = biqa_srcc(s->vmos, s->vpred, s->nval);
+    }
+    /* Keep the best validation SRCC; without validation, the last epoch. */
+    int keep = out->best_epoch < 0 || (s->nval ? out->val_srcc[e] > s->best : 1);
+    if (rc == 0 && keep) {
+        out->best_epoch = e;
+        if (s->nval && !isnan(out->val_srcc[e]))
+            s->best = out->val_srcc[e];
+        rc = save_pair(t->backbone, t->head, cfg, s->ckpt_path, s->head_path, err);
+    }
+    if (rc == 0)
+        biqa_info("finetune: epoch %d/%d loss %.5f val SRCC %.4f%s", e + 1, cfg->epochs,
+                  out->train_loss[e], out->val_srcc[e], keep ? " (kept)" : "");
+    if (rc == 0 && cfg->epoch_done)
+        rc = cfg->epoch_done(cfg->epoch_ctx, e, out->train_loss[e], out->val_srcc[e], err);
+    /* After the kept checkpoint is on disk, so the two always agree. */
+    if (rc == 0 && cfg->snapshot_path) {
+        biqa_snapshot_pos at = {.epoch = e + 1, .best_epoch = out->best_epoch,
+                                .best_score = s->best};
+        rc = biqa_snapshot_save(s->snap, t->be, cfg->snapshot_path, &at, err);
+    }
     return rc;
 }
 
@@ -279,6 +341,8 @@ int biqa_finetune(biqa_backend *be, const biqa_finetune_config *cfg, const biqa_
     memset(out, 0, sizeof *out);
     if (check_config(cfg, d, err) < 0)
         return -1;
+    const int lead = biqa_dist_rank(cfg->dist) == 0;
+    be = biqa_dist_train_backend(cfg->dist, be); /* synchronised batch norm with ranks */
     trainer t = {.be = be, .cfg = cfg, .d = d};
     size_t ntrain, nval;
     size_t *train = rows_of(d, BIQA_DS_TRAIN, &ntrain), *val = rows_of(d, BIQA_DS_VAL, &nval);
@@ -331,13 +395,15 @@ int biqa_finetune(biqa_backend *be, const biqa_finetune_config *cfg, const biqa_
         } else {
             memcpy(combined, pb, nb * sizeof *pb);
             memcpy(combined + nb, ph, nh * sizeof *ph);
+            t.params = combined, t.nparams = nb + nh;
             biqa_optim_config oc = {.kind = BIQA_OPTIM_ADAMW, .weight_decay = (float)cfg->weight_decay,
                                     .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
             if (!(t.optim = biqa_optim_create(be, &oc, combined, nb + nh, err)))
                 rc = -1;
         }
     }
-    double best = -INFINITY;
+    selection sel = {.val = val, .nval = nval, .vpred = vpred, .vmos = vmos, .best = -INFINITY,
+                     .ckpt_path = ckpt_path, .head_path = head_path};
     out->best_epoch = -1;
     biqa_snapshot snap;
     biqa_snapshot_init(&snap);
@@ -349,55 +415,37 @@ int biqa_finetune(biqa_backend *be, const biqa_finetune_config *cfg, const biqa_
          biqa_snapshot_model(&snap, "head.", t.head, err) < 0 ||
          biqa_snapshot_optim(&snap, "optim.", t.optim, err) < 0))
         rc = -1;
+    sel.snap = &snap;
+    if (cfg->dist) /* every rank set up, or none trains */
+        rc = biqa_dist_agree(cfg->dist, rc, err);
     if (rc == 0 && cfg->snapshot_path && cfg->resume) {
-        rc = biqa_snapshot_load(&snap, be, cfg->snapshot_path, &pos, err);
-        out->best_epoch = (int)pos.best_epoch, best = pos.best_score;
+        /* Rank 0 reads the snapshot and hands it to the others. */
+        int lrc = lead ? biqa_snapshot_load(&snap, be, cfg->snapshot_path, &pos, err) : 0;
+        rc = biqa_dist_share_snapshot(cfg->dist, &snap, &pos, lrc, err);
+        out->best_epoch = (int)pos.best_epoch, sel.best = pos.best_score;
         if (rc == 0)
             biqa_info("finetune: resuming after epoch %lld from %s", (long long)pos.epoch,
                       cfg->snapshot_path);
     }
     for (int e = (int)pos.epoch; rc == 0 && e < cfg->epochs; e++) {
         rc = train_epoch(&t, e, train, ntrain, &out->train_loss[e], err);
-        out->val_srcc[e] = NAN;
-        if (rc == 0 && nval) {
-            rc = biqa_predict_crops(be, t.backbone, t.head, d->images, val, nval, cfg->patch,
-                                    cfg->crops, cfg->batch_size, vpred, err);
-            for (size_t i = 0; i < nval; i++)
-                vmos[i] = d->mos[val[i]];
-            if (rc == 0)
-                out->val_srcc[e] = biqa_srcc(vmos, vpred, nval);
-        }
-        /* Keep the best validation SRCC; without validation, the last epoch. */
-        int keep = out->best_epoch < 0 || (nval ? out->val_srcc[e] > best : 1);
-        if (rc == 0 && keep) {
-            out->best_epoch = e;
-            if (nval && !isnan(out->val_srcc[e]))
-                best = out->val_srcc[e];
-            rc = save_pair(t.backbone, t.head, cfg, ckpt_path, head_path, err);
-        }
-        if (rc == 0)
-            biqa_info("finetune: epoch %d/%d loss %.5f val SRCC %.4f%s", e + 1, cfg->epochs,
-                      out->train_loss[e], out->val_srcc[e], keep ? " (kept)" : "");
-        if (rc == 0 && cfg->epoch_done)
-            rc = cfg->epoch_done(cfg->epoch_ctx, e, out->train_loss[e], out->val_srcc[e], err);
-        /* After the kept checkpoint is on disk, so the two always agree. */
-        if (rc == 0 && cfg->snapshot_path) {
-            biqa_snapshot_pos at = {.epoch = e + 1, .best_epoch = out->best_epoch,
-                                    .best_score = best};
-            rc = biqa_snapshot_save(&snap, be, cfg->snapshot_path, &at, err);
-        }
+        if (rc == 0) /* rank 0 selects and writes; every rank learns how that went */
+            rc = biqa_dist_agree(cfg->dist, lead ? epoch_end(&t, &sel, e, out, err) : 0, err);
     }
     biqa_snapshot_free(&snap);
-    /* Reload the selected epoch and predict every item with it. */
-    if (rc == 0 && out->best_epoch != cfg->epochs - 1 &&
+    const int trained = rc == 0;
+    /* Reload the selected epoch and predict every item with it (rank 0). */
+    if (lead && rc == 0 && out->best_epoch != cfg->epochs - 1 &&
         (biqa_model_load(t.backbone, ckpt_path, 1, err) < 0 ||
          biqa_model_load(t.head, head_path, 1, err) < 0))
         rc = -1;
     for (size_t i = 0; i < d->n && all; i++)
         all[i] = i;
-    if (rc == 0)
+    if (lead && rc == 0)
         rc = biqa_predict_crops(be, t.backbone, t.head, d->images, all, d->n, cfg->patch,
                                 cfg->crops, cfg->batch_size, out->pred, err);
+    if (trained && cfg->dist)
+        rc = biqa_dist_agree(cfg->dist, rc, err);
     biqa_optim_destroy(t.optim);
     free(combined);
     biqa_model_destroy(t.head);

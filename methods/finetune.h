@@ -23,6 +23,12 @@
  * Pixels: RGB / 255, normalised per channel by ImageNet's mean and std
  * (torchvision's convention, which the supervised weights expect).
  *
+ * Ranks (methods/dist.h): each batch is cut into R contiguous slices, one
+ * per rank (a final batch of fewer than R items is left out), batch norm
+ * synchronised, gradients averaged with each rank weighted by its share;
+ * rank 0 alone validates, saves, snapshots and predicts (out is filled on
+ * rank 0 only) and calls epoch_done, and the others learn its outcome.
+ *
  * Checkpoints: two safetensors files, the backbone under torchvision's names
  * (loadable by torchvision) and the head ("0.weight", "0.bias") beside it
  * under biqa_finetune_head_path(backbone path); both carry metadata
@@ -49,6 +55,8 @@ typedef struct biqa_ds_data {
     size_t n;
 } biqa_ds_data;
 
+typedef struct biqa_dist biqa_dist; /* methods/dist.h */
+
 typedef struct biqa_finetune_config {
     const char *backbone;     /* "resnet18-w0.25", ... */
     const char *init_weights; /* NULL: random init from seed; else strict load */
@@ -68,6 +76,7 @@ typedef struct biqa_finetune_config {
     int (*epoch_done)(void *ctx, int epoch, double train_loss, double val_srcc,
                       biqa_error *err);
     void *epoch_ctx;
+    biqa_dist *dist; /* data-parallel ranks; NULL: one process */
 } biqa_finetune_config;
 
 typedef struct biqa_finetune_result {

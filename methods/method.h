@@ -15,7 +15,13 @@
  * the run: methods/ knows nothing of the results store).
  *
  * The config is filled from the knobs by the harness (harness/cmd_pretrain.c);
- * each method file's header lists the knobs it reads. */
+ * each method file's header lists the knobs it reads.
+ *
+ * Data-parallel (cfg->dist, methods/dist.h): the loop gives each rank its
+ * slice of the global batch, averages the gradients after the method's
+ * step, reports the global loss, and leaves writing to rank 0; the models
+ * are made on the synchronised-BN backend; moco, qpt and simclr exchange
+ * keys and embeddings themselves (their headers say how). */
 #ifndef BIQA_METHODS_METHOD_H
 #define BIQA_METHODS_METHOD_H
 
@@ -29,12 +35,15 @@
 #include "methods/optim.h"
 #include "methods/snapshot.h"
 
+typedef struct biqa_dist biqa_dist; /* methods/dist.h */
+
 typedef struct biqa_pretrain_config {
     const char *method;           /* the method's name (checkpoint metadata) */
     const char *backbone;         /* model.backbone */
     uint64_t seed;                /* run.seed: init, loader, key bank */
     int epochs;                   /* pretrain.epochs */
-    int batch_size;               /* pretrain.batch_size: source images per step */
+    int batch_size;               /* pretrain.batch_size: source images per step, over
+                                     all ranks (each rank takes batch_size / ranks) */
     int size;                     /* view side S (qpt.patch_size, for every method) */
     double lr;                    /* pretrain.lr, per 256 source images */
     double momentum;              /* pretrain.momentum */
@@ -55,6 +64,8 @@ typedef struct biqa_pretrain_config {
     int snapshot_every;           /* pretrain.snapshot_every: steps between snapshots, and
                                      one at every epoch end (0: at epoch ends only) */
     int resume;                   /* 1: continue from the snapshot at snapshot_path */
+    biqa_dist *dist;              /* data-parallel ranks (methods/dist.h); NULL: one process */
+    int bn_splits;                /* moco.bn_splits: key-encoder BN parts (0: one per rank) */
 } biqa_pretrain_config;
 
 /* Where the loop reports; either callback may be NULL. A resumed loop

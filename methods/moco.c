@@ -11,10 +11,21 @@
  * keys (methods/contrastive.h's ring). After each step this step's keys are
  * enqueued. InfoNCE with temperature tau.
  *
- * Deviation: MoCo shuffles the key batch across GPUs so that batch-norm
- * statistics cannot leak which key is the positive; on one process there
- * is nothing to shuffle across, so the key encoder's BN runs in train mode
- * on the whole key batch (as single-GPU MoCo re-implementations do).
+ * Shuffled BN: MoCo shuffles the key batch across GPUs so that batch-norm
+ * statistics cannot leak which key is the positive. With R ranks
+ * (methods/dist.h) the key encoder runs on the plain backend (its own batch
+ * norm) over a shuffled 1/R of the global key batch, and the keys of every
+ * rank are gathered back (biqa_shuffle_keys); moco.bn_splits = N cuts the
+ * shuffled batch into N parts instead (N/R per rank). On one process with
+ * the default, the key encoder's BN runs on the whole key batch (as
+ * single-GPU MoCo re-implementations do); moco.bn_splits = 2 there does
+ * what 2 ranks do (MoCo's SplitBatchNorm). The query encoder's batch norm
+ * is synchronised over ranks (SyncBN), so it sees the global batch either
+ * way.
+ *
+ * Ranks: the queue, QPT's in-batch negatives and the positives come from
+ * the keys of the global batch, identical on every rank; each rank's
+ * queries are its own slice (views off .. off + n of the global batch).
  *
  * QPT (negatives_all = 1) differs only in the negatives: this batch's keys
  * and the ring, with the two keys of the query's own degraded image masked
@@ -33,6 +44,7 @@
 
 #include "core/rng.h"
 #include "methods/contrastive.h"
+#include "methods/dist.h"
 #include "methods/method.h"
 
 #define L2_EPS 1e-12f /* F.normalize's default */
@@ -40,6 +52,8 @@
 typedef struct moco {
     biqa_backend *be;
     int negatives_all, views, dim;
+    int off;             /* this rank's first view in the global batch */
+    biqa_shuffle shuffle; /* the key encoder's batch norm parts */
     float tau, m;
     biqa_model *qb, *qh, *kb, *kh;
     biqa_param *params; /* qb's then qh's, for the optimiser */
@@ -58,6 +72,8 @@ void biqa_moco_destroy(void *p)
     biqa_model_destroy(s->kb), biqa_model_destroy(s->kh);
     if (s->bank.mem)
         biqa_key_bank_free(&s->bank);
+    if (s->shuffle.be)
+        biqa_shuffle_free(&s->shuffle);
     biqa_infonce_free(&s->nce);
     void *bufs[4] = {s->q, s->dq, s->dz, s->pos};
     for (int i = 0; i < 4; i++)
@@ -104,11 +120,19 @@ int biqa_moco_create(const biqa_pretrain_config *cfg, int negatives_all, biqa_ba
         return biqa_fail(err, "moco: out of memory");
     s->be = be, s->negatives_all = negatives_all;
     s->tau = (float)cfg->temperature, s->m = (float)cfg->key_momentum, s->dim = cfg->proj_dim;
-    s->views = cfg->batch_size * (negatives_all ? 2 * cfg->variants : 2);
+    /* views of the global batch (the key bank's batch rows) and this rank's */
+    const int global = cfg->batch_size * (negatives_all ? 2 * cfg->variants : 2);
+    const int ranks = biqa_dist_size(cfg->dist);
+    s->views = global / ranks, s->off = biqa_dist_rank(cfg->dist) * s->views;
     biqa_infonce_init(&s->nce, be);
     int rc = encoder(cfg, be, &s->qb, &s->qh, err);
+    /* The key encoder keeps its own batch norm on every rank (shuffled BN). */
+    biqa_backend *kbe = biqa_dist_local_backend(cfg->dist, be);
     if (rc == 0)
-        rc = encoder(cfg, be, &s->kb, &s->kh, err);
+        rc = encoder(cfg, kbe, &s->kb, &s->kh, err);
+    if (rc == 0)
+        rc = biqa_shuffle_init(&s->shuffle, cfg->dist, kbe, cfg->bn_splits, global,
+                               3 * (size_t)cfg->size * cfg->size, s->dim, cfg->seed, err);
     if (rc == 0) {
         /* The same seed already gives the same init; copying makes "starts
          * equal" a fact of this file, not of the init code. */
@@ -123,7 +147,7 @@ int biqa_moco_create(const biqa_pretrain_config *cfg, int negatives_all, biqa_ba
             memcpy(s->params, pb, s->nqb * sizeof *pb);
             memcpy(s->params + s->nqb, ph, s->nqh * sizeof *ph);
         }
-        rc = biqa_key_bank_init(&s->bank, be, s->views, cfg->queue_size, s->dim,
+        rc = biqa_key_bank_init(&s->bank, be, global, cfg->queue_size, s->dim,
                                 biqa_rng_u64(cfg->seed, biqa_rng_stream("pretrain/queue"), 0), err);
     }
     if (rc == 0) {
@@ -145,6 +169,18 @@ int biqa_moco_create(const biqa_pretrain_config *cfg, int negatives_all, biqa_ba
     return 0;
 }
 
+/* The key encoder on rows x, L2-normalised into keys (no gradient). */
+static int encode_keys(void *p, const biqa_tensor *x, biqa_tensor *keys, biqa_error *err)
+{
+    moco *s = p;
+    const biqa_tensor *f, *z, *logits;
+    if (biqa_model_forward(s->kb, x, &f, &logits, err) < 0 ||
+        biqa_model_forward(s->kh, f, &z, &logits, err) < 0)
+        return -1;
+    s->shuffle.be->l2norm_fwd(s->shuffle.be, z, L2_EPS, keys);
+    return 0;
+}
+
 int biqa_moco_step(void *p, const biqa_batch *b, const biqa_tensor *x, float *loss,
                    biqa_error *err)
 {
@@ -156,13 +192,11 @@ int biqa_moco_step(void *p, const biqa_batch *b, const biqa_tensor *x, float *lo
     if (biqa_pair_partners(b, s->partner, err) < 0)
         return -1;
     const int n = s->views, d = s->dim;
-    const biqa_tensor *f, *z, *logits;
-    /* keys: no gradient, straight into the bank's batch rows */
+    const biqa_tensor *f, *logits;
+    /* keys of the global batch: no gradient, straight into the bank's batch rows */
     biqa_tensor keys = biqa_key_bank_batch(&s->bank);
-    if (biqa_model_forward(s->kb, x, &f, &logits, err) < 0 ||
-        biqa_model_forward(s->kh, f, &z, &logits, err) < 0)
+    if (biqa_shuffle_keys(&s->shuffle, b->epoch, b->index, x, encode_keys, s, &keys, err) < 0)
         return -1;
-    be->l2norm_fwd(be, z, L2_EPS, &keys);
     /* queries */
     const biqa_tensor *qz;
     if (biqa_model_forward(s->qb, x, &f, &logits, err) < 0 ||
@@ -173,11 +207,14 @@ int biqa_moco_step(void *p, const biqa_batch *b, const biqa_tensor *x, float *lo
     be->l2norm_fwd(be, qz, L2_EPS, &q);
     for (int v = 0; v < n; v++) {
         biqa_tensor dst = biqa_view((float *)s->pos + (size_t)v * d, 1, d, 1, 1);
-        biqa_tensor src = biqa_view((float *)keys.data + (size_t)s->partner[v] * d, 1, d, 1, 1);
+        biqa_tensor src =
+            biqa_view((float *)keys.data + (size_t)(s->off + s->partner[v]) * d, 1, d, 1, 1);
         be->copy(be, &dst, &src);
     }
     biqa_tensor neg = s->negatives_all ? biqa_key_bank_all(&s->bank) : biqa_key_bank_ring(&s->bank);
     int count = s->negatives_all ? biqa_pair_mask(b, s->rows, s->cols) : 0;
+    for (int i = 0; i < count; i++) /* the global batch's key columns */
+        s->cols[i] += s->off;
     if (biqa_infonce_loss(&s->nce, &q, &pos, &neg, s->rows, s->cols, count, s->tau, loss, &dq,
                           NULL, NULL, err) < 0)
         return -1;

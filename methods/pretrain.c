@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "methods/dist.h"
 #include "methods/method.h"
 
 static const biqa_method *const table[] = {&biqa_method_scratch, &biqa_method_supervised,
@@ -99,9 +100,18 @@ int biqa_pretrainer_step(biqa_pretrainer *p, const biqa_batch *b, float lr, floa
     biqa_optim_zero_grad(p->optim);
     if (p->method->step(p->state, b, &x, loss, err) < 0)
         return -1;
-    if (!isfinite(*loss))
-        return biqa_fail(err, "%s: the loss is %g at batch %d of epoch %llu (lower pretrain.lr?)",
-                         p->method->name, *loss, b->index, (unsigned long long)b->epoch);
+    if (p->cfg->dist) { /* every rank's gradients averaged, the loss of the global batch */
+        double l = *loss;
+        if (biqa_dist_average(p->cfg->dist, p->params, p->nparams, &l,
+                              1.0 / biqa_dist_size(p->cfg->dist), err) < 0)
+            return -1;
+        *loss = (float)l;
+    }
+    if (!isfinite(*loss)) /* the same on every rank: agreed */
+        return biqa_dist_agree(p->cfg->dist,
+                               biqa_fail(err, "%s: the loss is %g at batch %d of epoch %llu "
+                                              "(lower pretrain.lr?)", p->method->name, *loss,
+                                         b->index, (unsigned long long)b->epoch), err);
     biqa_optim_step(p->optim, lr);
     if (p->method->after_update)
         p->method->after_update(p->state);
@@ -122,6 +132,9 @@ static int check_config(const biqa_pretrain_config *c, biqa_error *err)
     if (c->epochs < 1 || c->batch_size < 2)
         return biqa_fail(err, "pretrain.epochs >= 1 and pretrain.batch_size >= 2 are needed "
                               "(got %d, %d)", c->epochs, c->batch_size);
+    if (c->batch_size % biqa_dist_size(c->dist))
+        return biqa_fail(err, "pretrain.batch_size %d: not a multiple of the %d ranks (each "
+                              "takes an equal share)", c->batch_size, biqa_dist_size(c->dist));
     if (!(c->lr > 0) || !(c->momentum >= 0) || !(c->weight_decay >= 0) || c->warmup_epochs < 0)
         return biqa_fail(err, "pretrain.lr > 0, pretrain.momentum >= 0, pretrain.weight_decay "
                               ">= 0 and pretrain.warmup_epochs >= 0 are needed");
@@ -159,6 +172,43 @@ static void progress(const biqa_method *m, long step, long total, double t0, dou
               m->name, step, total, rate, rate * items, eta, loss);
 }
 
+/* Rank 0 writes the snapshot; every rank learns how that went. */
+static int save_snapshot(biqa_pretrainer *p, const biqa_snapshot *snap,
+                         const biqa_snapshot_pos *at, biqa_error *err)
+{
+    const biqa_pretrain_config *c = p->cfg;
+    int rc = biqa_dist_rank(c->dist) == 0
+                 ? biqa_snapshot_save(snap, p->be, c->snapshot_path, at, err) : 0;
+    return biqa_dist_agree(c->dist, rc, err);
+}
+
+/* The next batch: 1, 0 at the epoch's end (on every rank at once: every
+ * rank has the same batch count), -1 when any rank could not read it. */
+static int next_batch(const biqa_pretrain_config *c, biqa_loader *L, const biqa_batch **b,
+                      biqa_error *err)
+{
+    int got = biqa_loader_next(L, b, err);
+    return biqa_dist_agree(c->dist, got < 0 ? -1 : 0, err) < 0 ? -1 : got;
+}
+
+/* Unreadable images since the last call, to the sink (rank 0: every rank's). */
+static int report_failures(const biqa_pretrain_config *c, const biqa_folder *data, biqa_loader *L,
+                           const biqa_pretrain_sink *sink, int *reported, biqa_error *err)
+{
+    int nf, rc = 0;
+    const biqa_loader_failure *f = biqa_loader_failures(L, &nf);
+    if (c->dist) {
+        rc = biqa_dist_failures(c->dist, data, f + *reported, nf - *reported,
+                                sink ? sink->failure : NULL, sink ? sink->ctx : NULL, err);
+        *reported = nf;
+        return rc;
+    }
+    for (; rc == 0 && *reported < nf; (*reported)++)
+        if (sink && sink->failure)
+            rc = sink->failure(sink->ctx, f[*reported].path, f[*reported].error, err);
+    return rc;
+}
+
 /* The snapshot of a pretrainer: the method's state and the optimiser's. */
 static int snapshot_of(biqa_pretrainer *p, biqa_snapshot *snap, biqa_error *err)
 {
@@ -184,7 +234,9 @@ static int train(biqa_pretrainer *p, const biqa_folder *data, const biqa_pretrai
         recipe.sampler = c->sampler;
     }
     biqa_loader_config lc = {.folder = data, .recipe = recipe, .batch = c->batch_size,
-                             .threads = c->threads, .prefetch = 2, .seed = c->seed};
+                             .threads = c->threads, .prefetch = 2, .seed = c->seed,
+                             .shard = biqa_dist_rank(c->dist),
+                             .shards = biqa_dist_size(c->dist)};
     biqa_loader *L = NULL;
     biqa_snapshot snap;
     biqa_snapshot_pos pos = {0};
@@ -193,7 +245,10 @@ static int train(biqa_pretrainer *p, const biqa_folder *data, const biqa_pretrai
     if (c->snapshot_path && snapshot_of(p, &snap, err) < 0)
         return -1;
     if (c->snapshot_path && c->resume) {
-        if (biqa_snapshot_load(&snap, p->be, c->snapshot_path, &pos, err) < 0) {
+        /* Rank 0 reads it and hands it to the others. */
+        int lrc = biqa_dist_rank(c->dist) == 0
+                      ? biqa_snapshot_load(&snap, p->be, c->snapshot_path, &pos, err) : 0;
+        if (biqa_dist_share_snapshot(c->dist, &snap, &pos, lrc, err) < 0) {
             biqa_snapshot_free(&snap);
             return -1;
         }
@@ -220,35 +275,36 @@ static int train(biqa_pretrainer *p, const biqa_folder *data, const biqa_pretrai
         double sum = resumed ? pos.loss_sum : 0;
         long nb = resumed ? (long)pos.loss_n : 0;
         const biqa_batch *b;
-        while (rc == 0 && (rc = biqa_loader_next(L, &b, err)) == 1) {
+        while (rc == 0 && (rc = next_batch(c, L, &b, err)) == 1) {
             float loss = 0;
             rc = biqa_pretrainer_step(p, b, (float)biqa_schedule_lr(&sched, step), &loss, err);
             if (rc < 0)
                 break;
             sum += loss, nb++, step++, batch++;
             if (step % c->progress_every == 0 || step == total)
-                progress(p->method, step - step0, total - step0, t0, loss, b->items);
-            int nf;
-            const biqa_loader_failure *f = biqa_loader_failures(L, &nf);
-            for (; rc == 0 && reported < nf; reported++)
-                if (sink && sink->failure)
-                    rc = sink->failure(sink->ctx, f[reported].path, f[reported].error, err);
+                progress(p->method, step - step0, total - step0, t0, loss,
+                         b->items * biqa_dist_size(c->dist));
+            rc = report_failures(c, data, L, sink, &reported, err);
             if (rc == 0 && c->snapshot_path && c->snapshot_every > 0 && batch < per_epoch &&
                 step % c->snapshot_every == 0) {
                 biqa_snapshot_pos at = {.epoch = e, .batch = batch, .step = step, .loss_n = nb,
                                         .failures = pos.failures + reported, .loss_sum = sum};
-                rc = biqa_snapshot_save(&snap, p->be, c->snapshot_path, &at, err);
+                rc = save_snapshot(p, &snap, &at, err);
             }
         }
-        if (rc == 0 && sink && sink->epoch_loss)
-            rc = sink->epoch_loss(sink->ctx, e, nb ? sum / nb : NAN, err);
+        if (rc == 0) { /* the sink writes (rank 0's alone has one): agreed */
+            const double mean = nb ? sum / nb : NAN;
+            rc = biqa_dist_agree(c->dist, sink && sink->epoch_loss
+                                              ? sink->epoch_loss(sink->ctx, e, mean, err) : 0,
+                                 err);
+        }
         if (rc == 0)
             biqa_info("pretrain %s: epoch %d/%d mean loss %.5f", p->method->name, e + 1,
                       c->epochs, nb ? sum / nb : NAN);
         if (rc == 0 && c->snapshot_path) {
             biqa_snapshot_pos at = {.epoch = e + 1, .step = step,
                                     .failures = pos.failures + reported};
-            rc = biqa_snapshot_save(&snap, p->be, c->snapshot_path, &at, err);
+            rc = save_snapshot(p, &snap, &at, err);
         }
     }
     if (rc == 0 && biqa_loader_failed_reads(L) > 0)
@@ -269,14 +325,19 @@ int biqa_pretrain(const biqa_method *m, const biqa_pretrain_config *cfg, const b
     if (m->step && check_config(cfg, err) < 0)
         return -1;
     biqa_pretrainer p;
-    if (biqa_pretrainer_init(&p, m, cfg, data->nclasses, be, err) < 0)
+    /* With ranks, the models train with synchronised batch norm. */
+    if (biqa_pretrainer_init(&p, m, cfg, data->nclasses, biqa_dist_train_backend(cfg->dist, be),
+                             err) < 0)
         return -1;
     int rc = m->step ? train(&p, data, sink, err) : 0;
-    if (rc == 0) {
+    if (rc == 0) { /* rank 0 writes the checkpoint, every rank learns how that went */
         char meta[256];
         snprintf(meta, sizeof meta, "{\"method\": \"%s\", \"run_id\": \"%lld\"}", m->name,
                  (long long)cfg->run_id);
-        rc = biqa_model_save(m->backbone(p.state), ckpt_path, meta, err);
+        rc = biqa_dist_agree(cfg->dist, biqa_dist_rank(cfg->dist) == 0
+                                            ? biqa_model_save(m->backbone(p.state), ckpt_path,
+                                                              meta, err)
+                                            : 0, err);
     }
     biqa_pretrainer_free(&p);
     return rc;

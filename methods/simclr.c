@@ -9,6 +9,13 @@
  * momentum encoder: the gradient reaches the encoder through the queries,
  * the positives and the negatives alike (dz = dq + dneg + dk permuted).
  *
+ * Ranks (methods/dist.h): the negatives are every rank's embeddings (the
+ * global batch's 2N, gathered in rank order), each rank's queries its own
+ * slice; the negatives' gradients are summed over ranks and each rank takes
+ * the rows of its own embeddings, as differentiating through SimCLR's
+ * cross-replica concatenation does (google-research/simclr issue #87), so
+ * R ranks compute the one-process gradient of the global batch.
+ *
  * Knobs: model.backbone, run.seed, pretrain.* [assumed], moco.temperature
  * [assumed] (the contrastive temperature of every method; SimCLR's paper
  * uses 0.1-0.5), moco.proj_hidden [assumed], moco.proj_dim [assumed],
@@ -19,13 +26,17 @@
 
 #include "core/rng.h"
 #include "methods/contrastive.h"
+#include "methods/dist.h"
 #include "methods/method.h"
 
 #define L2_EPS 1e-12f /* F.normalize's default */
 
 typedef struct simclr {
     biqa_backend *be;
+    biqa_dist *dist;
     int views, dim;
+    int global, off;     /* views of the global batch; this rank's first */
+    void *z_all, *dneg_all; /* global x dim: every rank's embeddings, their gradients */
     float tau;
     biqa_model *bb, *head;
     biqa_param *params;
@@ -47,6 +58,10 @@ static void destroy(void *p)
     for (int i = 0; i < NBUF; i++)
         if (bufs[i])
             s->be->free(s->be, bufs[i]);
+    if (s->z_all)
+        s->be->free(s->be, s->z_all);
+    if (s->dneg_all)
+        s->be->free(s->be, s->dneg_all);
     free(s->params), free(s->rows), free(s->cols), free(s->partner);
     free(s);
 }
@@ -61,7 +76,9 @@ static int create(const biqa_pretrain_config *cfg, int num_classes, biqa_backend
     simclr *s = calloc(1, sizeof *s);
     if (!s)
         return biqa_fail(err, "simclr: out of memory");
-    s->be = be, s->views = 2 * cfg->batch_size, s->dim = cfg->proj_dim;
+    const int ranks = biqa_dist_size(cfg->dist);
+    s->be = be, s->dist = cfg->dist, s->global = 2 * cfg->batch_size, s->dim = cfg->proj_dim;
+    s->views = s->global / ranks, s->off = biqa_dist_rank(cfg->dist) * s->views;
     s->tau = (float)cfg->temperature;
     biqa_infonce_init(&s->nce, be);
     biqa_model_options opt = {.seed = cfg->seed};
@@ -91,6 +108,11 @@ static int create(const biqa_pretrain_config *cfg, int num_classes, biqa_backend
         s->rows = malloc(2 * (size_t)s->views * sizeof *s->rows);
         s->cols = malloc(2 * (size_t)s->views * sizeof *s->cols);
         s->partner = malloc((size_t)s->views * sizeof *s->partner);
+        if (ranks > 1) {
+            size_t all = (size_t)s->global * s->dim * sizeof(float);
+            ok &= (s->z_all = be->alloc(be, all)) != NULL;
+            ok &= (s->dneg_all = be->alloc(be, all)) != NULL;
+        }
         if (!ok || !s->rows || !s->cols || !s->partner)
             rc = biqa_fail(err, "simclr: out of memory");
     }
@@ -129,9 +151,22 @@ static int step(void *p, const biqa_batch *b, const biqa_tensor *x, float *loss,
         be->copy(be, &dst, &src);
     }
     int count = biqa_pair_mask(b, s->rows, s->cols);
-    if (biqa_infonce_loss(&s->nce, &z, &pos, &z, s->rows, s->cols, count, s->tau, loss, &dq, &dk,
-                          &dneg, err) < 0)
+    if (s->z_all) { /* ranks: the global batch's embeddings are the negatives */
+        biqa_tensor z_all = biqa_view(s->z_all, s->global, d, 1, 1);
+        biqa_tensor dneg_all = biqa_view(s->dneg_all, s->global, d, 1, 1);
+        for (int i = 0; i < count; i++)
+            s->cols[i] += s->off;
+        if (biqa_dist_gather_rows(s->dist, be, &z, &z_all, err) < 0 ||
+            biqa_infonce_loss(&s->nce, &z, &pos, &z_all, s->rows, s->cols, count, s->tau, loss,
+                              &dq, &dk, &dneg_all, err) < 0 ||
+            biqa_dist_sum(s->dist, be, &dneg_all, err) < 0)
+            return -1;
+        biqa_tensor own = biqa_view((float *)s->dneg_all + (size_t)s->off * d, n, d, 1, 1);
+        be->copy(be, &dneg, &own);
+    } else if (biqa_infonce_loss(&s->nce, &z, &pos, &z, s->rows, s->cols, count, s->tau, loss,
+                                 &dq, &dk, &dneg, err) < 0) {
         return -1;
+    }
     /* dz = dq + dneg, plus dk[v] into the row it was copied from */
     be->add(be, &dq, &dneg, &dq);
     for (int v = 0; v < n; v++) {

@@ -69,6 +69,18 @@ static const char *const migrations[] = {
     "  updated_at TEXT NOT NULL,"
     "  PRIMARY KEY (name, dir)"
     ");",
+
+    /* 6: a run's identity across databases (biqa results merge,
+     * results/merge.h): 128 random bits given when the row is inserted and
+     * carried along when the row is copied into another store, where the
+     * run gets a new id. The trigger fills it for every insert that does not
+     * bring one, so no writer has to know about it. */
+    "ALTER TABLE runs ADD COLUMN uid TEXT;"
+    "UPDATE runs SET uid = lower(hex(randomblob(16)));"
+    "CREATE UNIQUE INDEX runs_uid ON runs(uid);"
+    "CREATE TRIGGER runs_uid AFTER INSERT ON runs WHEN NEW.uid IS NULL BEGIN"
+    "  UPDATE runs SET uid = lower(hex(randomblob(16))) WHERE id = NEW.id;"
+    "END;",
 };
 
 int biqa_schema_count(void) { return (int)(sizeof migrations / sizeof migrations[0]); }
