@@ -32,6 +32,7 @@
 #include "core/safetensors.h"
 #include "datasets/index.h"
 #include "datasets/splits.h"
+#include "datasets/splits_import.h"
 #include "harness/commands.h"
 #include "harness/config.h"
 #include "harness/reuse.h"
@@ -99,6 +100,10 @@ static int setup_open(setup *s, biqa_cli *cli, const char *kind, biqa_error *err
         s->nsplits = atoi(biqa_arg(a, "splits"));
     if (s->nsplits < 1 || s->nsplits > 64)
         return biqa_fail(err, "--splits / splits.count: %d is not in 1..64", s->nsplits);
+    if (!strcmp(knob_str(s, "splits.source"), "official") && s->nsplits != 1) {
+        biqa_info("splits.source official: one split (not %d)", s->nsplits);
+        s->nsplits = 1;
+    }
     if (s->checkpoint && checkpoint_provenance(s, err) < 0)
         return -1;
     if (!s->method[0])
@@ -313,13 +318,56 @@ static void summary(const setup *s, int done)
            s->idx.dataset, done, as.median, ap.median);
 }
 
+/* A split that came with the dataset (splits.source pyiqa or official),
+ * from the file its dataset.json names (biqa datasets fetch/import). */
+static int imported_split(setup *s, const char *source, int k, biqa_split *sp, biqa_error *err)
+{
+    char path[4200], *text;
+    size_t n;
+    snprintf(path, sizeof path, "%s/dataset.json", s->data);
+    if (biqa_read_file(path, &text, &n, err) < 0)
+        return biqa_fail(err, "splits.source %s: %s has no dataset.json (a dataset from 'biqa "
+                              "datasets fetch' or 'import')", source, s->data);
+    cJSON *root = cJSON_ParseWithLength(text, n);
+    free(text);
+    const cJSON *splits = cJSON_GetObjectItemCaseSensitive(root, "splits");
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(splits, source);
+    const cJSON *file = cJSON_IsString(it) ? it : cJSON_GetObjectItemCaseSensitive(it, "file");
+    const double val = knob_num(s, "splits.val_fraction");
+    int rc;
+    if (!cJSON_IsString(file)) {
+        rc = biqa_fail(err, "splits.source %s: %s has no %s split (dataset.json: splits.%s)",
+                       source, s->data, source, source);
+    } else {
+        char csv[4200];
+        snprintf(csv, sizeof csv, "%s/%s", s->data, file->valuestring);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name_column");
+        const cJSON *set = cJSON_GetObjectItemCaseSensitive(it, "set_column");
+        if (!strcmp(source, "pyiqa"))
+            rc = biqa_split_import_pyiqa(&s->idx, csv, k + 1, val, s->seed, sp, err);
+        else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "test_list")))
+            rc = biqa_split_import_test_list(&s->idx, csv, val, s->seed, sp, err);
+        else if (cJSON_IsString(name) && cJSON_IsString(set))
+            rc = biqa_split_import_official(&s->idx, csv, name->valuestring, set->valuestring,
+                                            val, s->seed, sp, err);
+        else
+            rc = biqa_fail(err, "%s: splits.official needs name_column and set_column", path);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
 /* Split k of the protocol and the run that uses it (r says whether it was
  * reused or resumed). */
 static int open_split(setup *s, int k, const char *snapshot_file, biqa_split *sp, int64_t *id,
                       biqa_reuse *r, biqa_error *err)
 {
-    if (biqa_split_make(&s->idx, s->seed, k, knob_num(s, "splits.train_fraction"),
-                        knob_num(s, "splits.val_fraction"), sp, err) < 0)
+    const char *source = knob_str(s, "splits.source");
+    int made = strcmp(source, "random") != 0
+                   ? imported_split(s, source, k, sp, err)
+                   : biqa_split_make(&s->idx, s->seed, k, knob_num(s, "splits.train_fraction"),
+                                     knob_num(s, "splits.val_fraction"), sp, err);
+    if (made < 0)
         return -1;
     if (begin_run(s, sp, snapshot_file, id, r, err) < 0) {
         biqa_split_free(sp);

@@ -106,6 +106,9 @@ static const biqa_knob knobs[] = {
     {"finetune.test_crops", I, ASSUMED, NULL, "5", "2", NULL, NULL, NULL,
      "crops averaged per test image"},
 
+    {"splits.source", S, HARNESS, "random|pyiqa|official", "random", NULL, NULL, NULL, NULL,
+     "random: biqa's seeded content-disjoint splits; pyiqa: the dataset's pyiqa split columns "
+     "(split k = column k+1); official: its one official split (dataset.json says where)"},
     {"splits.count", I, ASSUMED, NULL, "10", "2", "5", NULL, NULL,
      "random train/test splits (the median over them is reported)"},
     {"splits.train_fraction", R, ASSUMED, NULL, "0.8", NULL, NULL, NULL, NULL,

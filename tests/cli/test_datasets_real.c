@@ -123,6 +123,31 @@ Test(datasets_real, every_dataset_fetches_parses_verifies_and_registers, .timeou
         cli_result_free(&r);
         check_dataset(&e, *n, "pyiqa", "root");
     }
+    /* Fine-tuning on a fetched dataset's official split: the split's hash is
+     * the SHA-256 Python computes of the sorted "name\tpart" lines of the
+     * official_split column (train, val, test kept as they are). */
+    BIQA(&r, e.dir, "root", "-q finetune --data %s/root/mini-koniq10k --profile test "
+                            "--set splits.source=official", e.dir);
+    cr_assert_eq(r.status, 0, "finetune on the official split: %s", r.err);
+    cli_result_free(&r);
+    cli_run(&r, "%s -c \"import csv, hashlib, sqlite3; "
+                "rows = list(csv.DictReader(open('%s/root/mini-koniq10k/meta_info/"
+                "meta_info_KonIQ10kDataset.csv'))); "
+                "text = ''.join(sorted(r['name'] + chr(9) + r['official_split'] + chr(10) "
+                "for r in rows)); "
+                "got = sqlite3.connect('%s/db').execute(\\\"SELECT split_hash FROM runs WHERE "
+                "kind = 'finetune' AND split_id = 'official' AND status = 'finished'\\\")"
+                ".fetchall(); "
+                "assert got == [(hashlib.sha256(text.encode()).hexdigest(),)], got\"",
+            getenv("BIQA_PYTHON"), e.dir, e.dir);
+    cr_assert_eq(r.status, 0, "official split hash: %s%s", r.out, r.err);
+    cli_result_free(&r);
+    /* A dataset without an official split says so in one line. */
+    BIQA(&r, e.dir, "root", "-q finetune --data %s/root/mini-spaq --profile test "
+                            "--set splits.source=official", e.dir);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "has no official split"), "%s", r.err);
+    cli_result_free(&r);
     static const char *const second[] = {"koniq10k", "livec", "kadid10k", NULL};
     for (const char *const *n = second; *n; n++) {
         BIQA(&r, e.dir, "root2", "datasets fetch --manifest %s/mini-%s.json --source official",

@@ -61,7 +61,7 @@ NO_STD = {"pipal-csv", "bid-xlsx", "spaq-xlsx"}
 def image_bytes(name, seed):
     """A small real image encoded as the name's extension says."""
     rng = np.random.default_rng(seed)
-    arr = rng.integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
+    arr = rng.integers(0, 256, size=(32, 40, 3), dtype=np.uint8)  # >= 32 px: finetune works
     im = Image.fromarray(arr)
     ext = os.path.splitext(name)[1].lower()
     buf = io.BytesIO()
