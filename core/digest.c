@@ -1,9 +1,13 @@
 #include "core/digest.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void biqa_sha256_hex(const void *data, size_t len, char out[BIQA_SHA256_HEX_LEN])
 {
@@ -12,6 +16,46 @@ void biqa_sha256_hex(const void *data, size_t len, char out[BIQA_SHA256_HEX_LEN]
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
     for (unsigned i = 0; i < mdlen; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Streamed in 1 MiB blocks, so a checkpoint or an image archive of any
+ * size needs no more memory than that. */
+int biqa_sha256_file(const char *path, char hex[BIQA_SHA256_HEX_LEN], int64_t *bytes,
+                     biqa_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return biqa_fail(err, "%s: %s", path, strerror(errno));
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char *buf = malloc(1 << 20);
+    int rc = md && buf && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
+                 ? 0
+                 : biqa_fail(err, "%s: out of memory", path);
+    int64_t total = 0;
+    while (rc == 0) {
+        ssize_t n = read(fd, buf, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = biqa_fail(err, "%s: read: %s", path, strerror(errno));
+        if (n <= 0)
+            break;
+        EVP_DigestUpdate(md, buf, (size_t)n);
+        total += n;
+    }
+    if (rc == 0) {
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned int dl = 0;
+        EVP_DigestFinal_ex(md, d, &dl);
+        for (unsigned i = 0; i < dl; i++)
+            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        if (bytes)
+            *bytes = total;
+    }
+    EVP_MD_CTX_free(md);
+    free(buf);
+    close(fd);
+    return rc;
 }
 
 static int key_cmp(const void *a, const void *b)

@@ -4,12 +4,16 @@
 #define BIQA_CORE_DIGEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 
 #define BIQA_SHA256_HEX_LEN 65 /* 64 hex digits and the NUL */
 
 void biqa_sha256_hex(const void *data, size_t len, char out[BIQA_SHA256_HEX_LEN]);
+/* SHA-256 of a file's bytes, and its size (bytes may be NULL). */
+int biqa_sha256_file(const char *path, char hex[BIQA_SHA256_HEX_LEN], int64_t *bytes,
+                     biqa_error *err);
 
 /* Canonical JSON: object keys sorted (byte order) at every depth, no
  * whitespace, cJSON's number printing. Two configs that mean the same thing

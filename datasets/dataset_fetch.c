@@ -1,5 +1,6 @@
 /* biqa datasets fetch, and the staging path import shares
  * (datasets/dataset_fetch.h). */
+#include "core/digest.h"
 #include "datasets/dataset_fetch.h"
 
 #include <cjson/cJSON.h>
@@ -292,7 +293,7 @@ static int place_file(const char *src, const char *staging, const char *name,
     int64_t bytes;
     snprintf(dst, sizeof dst, "%s/%s", staging, name);
     if (link(src, dst) == 0) {
-        if (biqa_ds_sha256_file(dst, hex, &bytes, err) < 0)
+        if (biqa_sha256_file(dst, hex, &bytes, err) < 0)
             return -1;
     } else if (errno == EEXIST) {
         return biqa_fail(err, "%s: an archive of the same source already holds '%s'", src, name);
@@ -383,7 +384,7 @@ static int add_written(const char *staging, const char *name, biqa_ds_files *fil
     int64_t bytes;
     snprintf(path, sizeof path, "%s/%s", staging, name);
     biqa_ds_default_mode(path, 0666);
-    if (biqa_ds_sha256_file(path, hex, &bytes, err) < 0)
+    if (biqa_sha256_file(path, hex, &bytes, err) < 0)
         return -1;
     return biqa_ds_files_add(files, name, bytes, hex, err);
 }
@@ -419,7 +420,7 @@ static int commit(const biqa_ds_paths *p, const biqa_manifest *m, const char *ho
         return -1;
     snprintf(path, sizeof path, "%s/digests.sha256", staging);
     if (write_digests(files, path, err) < 0 ||
-        biqa_ds_sha256_file(path, r->digests_sha256, NULL, err) < 0)
+        biqa_sha256_file(path, r->digests_sha256, NULL, err) < 0)
         return -1;
     biqa_ds_default_mode(path, 0666);
     int64_t total = 0;

@@ -1,5 +1,6 @@
 /* biqa datasets import: adopt files already on disk through the same
  * staging path as fetch (datasets/dataset_fetch.h). */
+#include "core/digest.h"
 #include "datasets/dataset_fetch.h"
 
 #include <cjson/cJSON.h>
@@ -45,7 +46,7 @@ static int adopt_file(adopt *a, const char *rel, biqa_error *err)
         return -1;
     if (a->local) {
         if (join(dst, sizeof dst, a->prefix, rel, err) < 0 ||
-            biqa_ds_sha256_file(src, hex, &bytes, err) < 0)
+            biqa_sha256_file(src, hex, &bytes, err) < 0)
             return -1;
         a->done++, a->bytes += bytes;
         biqa_ds_progress_step(&a->pr, a->done, a->bytes, 0);
@@ -57,7 +58,7 @@ static int adopt_file(adopt *a, const char *rel, biqa_error *err)
     if (!linked && !a->copy && errno != EXDEV && errno != EPERM && errno != EMLINK &&
         errno != ENOTSUP)
         return biqa_fail(err, "%s: cannot link into %s: %s", src, a->staging, strerror(errno));
-    if (linked ? biqa_ds_sha256_file(dst, hex, &bytes, err) < 0
+    if (linked ? biqa_sha256_file(dst, hex, &bytes, err) < 0
                : biqa_ds_copy_file(src, dst, hex, &bytes, err) < 0)
         return -1;
     linked ? a->r->n_linked++ : a->r->n_copied++;
@@ -116,7 +117,7 @@ static int check_known_archive(const biqa_ds_paths *p, const biqa_manifest *m, c
 {
     char hex[65];
     int64_t bytes;
-    if (biqa_ds_sha256_file(path, hex, &bytes, err) < 0)
+    if (biqa_sha256_file(path, hex, &bytes, err) < 0)
         return -1;
     cJSON_AddStringToObject(origin, "sha256", hex);
     cJSON_AddNumberToObject(origin, "bytes", (double)bytes);

@@ -1,4 +1,5 @@
 /* A dataset's local state under --root (datasets/dataset_state.h). */
+#include "core/digest.h"
 #include "datasets/dataset_state.h"
 
 #include <cjson/cJSON.h>
@@ -6,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,7 +204,7 @@ int biqa_ds_status_read(const biqa_ds_paths *p, biqa_ds_status *st, biqa_error *
     char digests[BIQA_DS_PATH + 32], hex[BIQA_SHA256_HEX_LEN];
     snprintf(digests, sizeof digests, "%s/digests.sha256", p->dir);
     biqa_error ignore;
-    if (biqa_ds_sha256_file(digests, hex, NULL, &ignore) < 0) {
+    if (biqa_sha256_file(digests, hex, NULL, &ignore) < 0) {
         st->state = BIQA_DS_CORRUPT;
         set_detail(st, "%s: %s", digests,
                  access(digests, F_OK) ? "missing" : "unreadable");
@@ -316,42 +316,4 @@ int biqa_ds_remove_tree(const char *path, biqa_error *err)
     if (nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS) != 0)
         return biqa_fail(err, "%s: cannot remove: %s", path, strerror(errno));
     return 0;
-}
-
-int biqa_ds_sha256_file(const char *path, char hex[BIQA_SHA256_HEX_LEN], int64_t *bytes,
-                        biqa_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return biqa_fail(err, "%s: %s", path, strerror(errno));
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char *buf = malloc(1 << 20);
-    int rc = md && buf && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
-                 ? 0
-                 : biqa_fail(err, "%s: out of memory", path);
-    int64_t total = 0;
-    while (rc == 0) {
-        ssize_t n = read(fd, buf, 1 << 20);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = biqa_fail(err, "%s: read: %s", path, strerror(errno));
-        if (n <= 0)
-            break;
-        EVP_DigestUpdate(md, buf, (size_t)n);
-        total += n;
-    }
-    if (rc == 0) {
-        unsigned char d[EVP_MAX_MD_SIZE];
-        unsigned int dl = 0;
-        EVP_DigestFinal_ex(md, d, &dl);
-        for (unsigned i = 0; i < dl; i++)
-            snprintf(hex + 2 * i, 3, "%02x", d[i]);
-        if (bytes)
-            *bytes = total;
-    }
-    EVP_MD_CTX_free(md);
-    free(buf);
-    close(fd);
-    return rc;
 }

@@ -81,8 +81,5 @@ void biqa_ds_unlock(int fd);
  * a missing path is not an error. */
 int biqa_ds_remove_tree(const char *path, biqa_error *err);
 
-/* SHA-256 of a file's bytes (streamed), and its size. */
-int biqa_ds_sha256_file(const char *path, char hex[BIQA_SHA256_HEX_LEN], int64_t *bytes,
-                        biqa_error *err);
 
 #endif

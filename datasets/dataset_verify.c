@@ -1,5 +1,6 @@
 /* biqa datasets verify: rehash every file against digests.sha256 and check
  * the index against it (datasets/dataset_fetch.h). */
+#include "core/digest.h"
 #include "datasets/dataset_fetch.h"
 
 #include <dirent.h>
@@ -127,7 +128,7 @@ static int check_dir(const char *dir, int progress, biqa_ds_verify_result *r, bi
                    access(file, F_OK) != 0) {
             r->n_missing++;
             note_bad(r, "%s: missing", file);
-        } else if (biqa_ds_sha256_file(file, hex, &bytes, &e) < 0) {
+        } else if (biqa_sha256_file(file, hex, &bytes, &e) < 0) {
             r->n_bad++;
             note_bad(r, "%s", e.msg);
         } else if (strcmp(hex, l.v[i].sha256) != 0) {
@@ -208,7 +209,7 @@ int biqa_dataset_verify(const char *root, const biqa_manifest *m, const biqa_ds_
                  : 0;
     char path[BIQA_DS_PATH + 32];
     snprintf(path, sizeof path, "%s/digests.sha256", p.dir);
-    if (rc == 0 && biqa_ds_sha256_file(path, st.digests_sha256, NULL, err) < 0)
+    if (rc == 0 && biqa_sha256_file(path, st.digests_sha256, NULL, err) < 0)
         rc = -1;
     if (rc == 0) {
         /* The verdict, kept with what the last fetch/import recorded. */

@@ -18,30 +18,10 @@ double biqa_now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The source tree: $BIQA_SRC, else two levels above this executable
- * (build/biqa -> the checkout it was built in). */
-static void source_dir(char *out, size_t len)
-{
-    const char *env = getenv("BIQA_SRC");
-    if (env && *env) {
-        snprintf(out, len, "%s", env);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = '\0';
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
-    }
-    snprintf(out, len, "%s", exe[0] ? exe : ".");
-}
-
 cJSON *biqa_bench_peer(const char *script, const char *args, biqa_error *err)
 {
     char src[PATH_MAX], path[PATH_MAX + 64], cmd[2 * PATH_MAX + 512];
-    source_dir(src, sizeof src);
+    biqa_source_dir(src, sizeof src);
     snprintf(path, sizeof path, "%s/harness/bench/%s", src, script);
     if (access(path, R_OK) != 0) {
         biqa_fail(err, "%s: peer script not found (set BIQA_SRC to the biqa source tree)", path);

@@ -1,10 +1,12 @@
 #include "harness/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "harness/commands.h"
@@ -284,4 +286,22 @@ int biqa_expect_args(const biqa_cli *cli, int min, int max, const char *what)
         return biqa_usage_error(cli->args, "unexpected argument '%s'",
                                 cli->args->positional[max]);
     return 0;
+}
+
+void biqa_source_dir(char *out, size_t len)
+{
+    const char *env = getenv("BIQA_SRC");
+    if (env && *env) {
+        snprintf(out, len, "%s", env);
+        return;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    snprintf(out, len, "%s", exe[0] ? exe : ".");
 }

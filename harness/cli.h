@@ -4,6 +4,7 @@
 #ifndef BIQA_HARNESS_CLI_H
 #define BIQA_HARNESS_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum { BIQA_EXIT_OK = 0, BIQA_EXIT_FAIL = 1, BIQA_EXIT_USAGE = 2 };
@@ -52,6 +53,10 @@ struct biqa_cmd {
     const biqa_cmd *const *subs; /* terminated by NULL, may be NULL */
     int (*run)(biqa_cli *cli);   /* NULL: a group that needs a sub-command */
 };
+
+/* The source tree (peer scripts, table specs): $BIQA_SRC, else two levels
+ * above this executable (build/biqa -> the checkout it was built in). */
+void biqa_source_dir(char *out, size_t len);
 
 /* Last value of option name, or NULL. */
 const char *biqa_arg(const biqa_args *a, const char *name);

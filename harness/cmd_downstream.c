@@ -153,17 +153,6 @@ static void setup_close(setup *s, int failed)
         biqa_config_free(&s->cfg);
 }
 
-static int file_sha256(const char *path, char out[BIQA_SHA256_HEX_LEN], biqa_error *err)
-{
-    char *data;
-    size_t len;
-    if (biqa_read_file(path, &data, &len, err) < 0)
-        return -1;
-    biqa_sha256_hex(data, len, out);
-    free(data);
-    return 0;
-}
-
 /* The run config of one split: the resolved knobs plus a "downstream"
  * section naming the data, checkpoint (with digest) and split; its hash
  * identifies the run (--resume). */
@@ -189,7 +178,7 @@ static char *run_config(setup *s, const biqa_split *sp, biqa_error *err)
     int rc = 0;
     if (s->checkpoint) {
         char sha[BIQA_SHA256_HEX_LEN];
-        rc = file_sha256(s->checkpoint, sha, err);
+        rc = biqa_sha256_file(s->checkpoint, sha, NULL, err);
         cJSON_AddStringToObject(ds, "checkpoint", s->checkpoint);
         cJSON_AddStringToObject(ds, "checkpoint_sha256", rc == 0 ? sha : "");
     }
@@ -479,7 +468,7 @@ static int finetune_split(setup *s, int k, biqa_error *err)
     if (rc == 0)
         rc = write_predictions(s, preds, sp.part, res.pred, err);
     if (rc == 0)
-        rc = file_sha256(ckpt, sha, err);
+        rc = biqa_sha256_file(ckpt, sha, NULL, err);
     if (rc == 0)
         rc = biqa_run_set_checkpoint(&s->store, id, ckpt, sha, err);
     if (rc == 0)

@@ -214,18 +214,13 @@ static int run_job(job *j, biqa_cli *cli, const biqa_method *m, const char *data
     biqa_info("pretrain %s: run %lld, %d images in %d classes from %s, backbone %s", m->name,
               (long long)j->run, j->folder.nitems, j->folder.nclasses, data, pc.backbone);
     biqa_pretrain_sink sink = {.ctx = j, .epoch_loss = sink_loss, .failure = sink_failure};
-    char *bytes = NULL;
-    size_t n = 0;
     char sha[BIQA_SHA256_HEX_LEN];
     int rc = biqa_dist_agree(j->dist, lead ? biqa_mkdir_p(dir, err) : 0, err);
     if (rc == 0) /* only rank 0 records */
         rc = biqa_pretrain(m, &pc, &j->folder, j->be, lead ? &sink : NULL, ckpt, err);
     const int trained = rc == 0; /* the same on every rank (agreed), unless a rank broke */
-    if (lead && rc == 0 && (rc = biqa_read_file(ckpt, &bytes, &n, err)) == 0) {
-        biqa_sha256_hex(bytes, n, sha);
-        free(bytes);
+    if (lead && rc == 0 && (rc = biqa_sha256_file(ckpt, sha, NULL, err)) == 0)
         rc = biqa_run_set_checkpoint(&j->store, j->run, ckpt, sha, err);
-    }
     if (lead && rc == 0)
         rc = biqa_run_finish(&j->store, j->run, err);
     else if (lead)

@@ -23,24 +23,14 @@
  * its peer scripts. */
 static void specs_dir(const biqa_args *a, char *out, size_t len)
 {
-    const char *opt = biqa_arg(a, "specs"), *src = getenv("BIQA_SRC");
+    const char *opt = biqa_arg(a, "specs");
     if (opt) {
         snprintf(out, len, "%s", opt);
         return;
     }
-    if (src && *src) {
-        snprintf(out, len, "%s/paper/tables", src);
-        return;
-    }
-    char exe[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = '\0';
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
-    }
-    snprintf(out, len, "%s/paper/tables", exe[0] ? exe : ".");
+    char src[PATH_MAX - 16];
+    biqa_source_dir(src, sizeof src);
+    snprintf(out, len, "%s/paper/tables", src);
 }
 
 /* A config path must be a knob (`biqa config show`), or a key that bench

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "core/digest.h"
-#include "core/file.h"
 #include "core/log.h"
 #include "methods/snapshot.h"
 #include "results/resume.h"
@@ -23,15 +22,9 @@ void biqa_artifact_path(const char *db, int64_t id, const char *file, char *out,
 /* 1 when path exists and hashes to sha256. */
 static int checkpoint_intact(const char *path, const char *sha256)
 {
-    char *data;
-    size_t len;
-    biqa_error ignored;
-    if (biqa_read_file(path, &data, &len, &ignored) < 0)
-        return 0;
     char got[BIQA_SHA256_HEX_LEN];
-    biqa_sha256_hex(data, len, got);
-    free(data);
-    return strcmp(got, sha256) == 0;
+    biqa_error ignored;
+    return biqa_sha256_file(path, got, NULL, &ignored) == 0 && strcmp(got, sha256) == 0;
 }
 
 int biqa_reuse_decide(biqa_store *s, const biqa_cli *cli, const char *kind,

@@ -40,19 +40,39 @@ static void metrics_text(const char *db, char *out, size_t len)
                         "metric, step)\"%s", db, "");
 }
 
+/* A fresh directory with the synthetic test benchmark, and the paths of
+ * its two stores: a (the uninterrupted runs) and b (the killed ones). */
+static void two_stores(char dir[64], char a[128], char b[128])
+{
+    cli_tmpdir(dir);
+    snprintf(a, 128, "%s/a.db", dir);
+    snprintf(b, 128, "%s/b.db", dir);
+    cli_result r;
+    cli_run(&r, "$BIQA -q --root %s datasets make synthetic --size test", dir);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cli_result_free(&r);
+}
+
+/* Artifact file of run in store a and in store b: the same bytes. */
+static void same_artifact(const char *dir, int run, const char *file)
+{
+    char pa[192], pb[192], sa[128], sb[128];
+    snprintf(pa, sizeof pa, "%s/a.artifacts/run-%d/%s", dir, run, file);
+    snprintf(pb, sizeof pb, "%s/b.artifacts/run-%d/%s", dir, run, file);
+    shell_out(sa, sizeof sa, "sha256sum %s%s | cut -c1-64", pa, "");
+    shell_out(sb, sizeof sb, "sha256sum %s%s | cut -c1-64", pb, "");
+    cr_assert_str_eq(sa, sb, "run %d: the resumed %s differs from the uninterrupted one", run,
+                     file);
+}
+
 #define PRETRAIN "pretrain --method qpt --profile test --set pretrain.epochs=2 " \
                  "--set pretrain.snapshot_every=1"
 
 Test(resume, pretrain_killed_after_a_snapshot_resumes_to_the_same_bytes, .timeout = 300)
 {
     char dir[64], a[128], b[128];
-    cli_tmpdir(dir);
-    snprintf(a, sizeof a, "%s/a.db", dir);
-    snprintf(b, sizeof b, "%s/b.db", dir);
+    two_stores(dir, a, b);
     cli_result r;
-    cli_run(&r, "$BIQA -q --root %s datasets make synthetic --size test", dir);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    cli_result_free(&r);
     cli_run(&r, "$BIQA -q --root %s --db %s " PRETRAIN, dir, a);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cli_result_free(&r);
@@ -69,12 +89,8 @@ Test(resume, pretrain_killed_after_a_snapshot_resumes_to_the_same_bytes, .timeou
     cr_assert_eq(cli_query_int(b, "SELECT count(*) FROM runs"), 1, "the same run continued");
     cr_assert_eq(cli_query_int(b, "SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
 
-    char sa[128], sb[128], ma[4096], mb[4096];
-    shell_out(sa, sizeof sa, "sha256sum %s/a.artifacts/run-1/pretrain.safetensors%s | cut -c1-64",
-              dir, "");
-    shell_out(sb, sizeof sb, "sha256sum %s/b.artifacts/run-1/pretrain.safetensors%s | cut -c1-64",
-              dir, "");
-    cr_assert_str_eq(sa, sb, "resumed checkpoint differs from the uninterrupted one");
+    same_artifact(dir, 1, "pretrain.safetensors");
+    char ma[4096], mb[4096];
     metrics_text(a, ma, sizeof ma);
     metrics_text(b, mb, sizeof mb);
     cr_assert_str_eq(ma, mb, "epoch losses differ");
@@ -115,13 +131,8 @@ Test(resume, pretrain_killed_after_a_snapshot_resumes_to_the_same_bytes, .timeou
 Test(resume, finetune_killed_after_an_epoch_resumes_to_the_same_bytes, .timeout = 300)
 {
     char dir[64], a[128], b[128];
-    cli_tmpdir(dir);
-    snprintf(a, sizeof a, "%s/a.db", dir);
-    snprintf(b, sizeof b, "%s/b.db", dir);
+    two_stores(dir, a, b);
     cli_result r;
-    cli_run(&r, "$BIQA -q --root %s datasets make synthetic --size test", dir);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    cli_result_free(&r);
     cli_run(&r, "$BIQA -q --db %s " FINETUNE, a, dir);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cli_result_free(&r);
@@ -136,14 +147,8 @@ Test(resume, finetune_killed_after_an_epoch_resumes_to_the_same_bytes, .timeout 
     cli_result_free(&r);
     cr_assert_eq(cli_query_int(b, "SELECT count(*) FROM runs WHERE status = 'finished'"), 2);
     cr_assert_eq(cli_query_int(b, "SELECT count(*) FROM runs"), 2);
-    for (int run = 1; run <= 2; run++) {
-        char pa[160], pb[160], sa[128], sb[128];
-        snprintf(pa, sizeof pa, "%s/a.artifacts/run-%d/model.safetensors", dir, run);
-        snprintf(pb, sizeof pb, "%s/b.artifacts/run-%d/model.safetensors", dir, run);
-        shell_out(sa, sizeof sa, "sha256sum %s%s | cut -c1-64", pa, "");
-        shell_out(sb, sizeof sb, "sha256sum %s%s | cut -c1-64", pb, "");
-        cr_assert_str_eq(sa, sb, "run %d: resumed model differs", run);
-    }
+    for (int run = 1; run <= 2; run++)
+        same_artifact(dir, run, "model.safetensors");
     char ma[8192], mb[8192];
     metrics_text(a, ma, sizeof ma);
     metrics_text(b, mb, sizeof mb);

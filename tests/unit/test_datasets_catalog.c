@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/file.h"
+#include "core/digest.h"
 #include "datasets/dataset_state.h"
 #include "datasets/index.h"
 #include "datasets/manifest.h"
@@ -185,7 +186,7 @@ Test(datasets_catalog, state_moves_from_absent_to_partial_verified_corrupt)
     cr_assert(strstr(st.detail, "no verdict"), "%s", st.detail);
     biqa_ds_status v = {.state = BIQA_DS_VERIFIED, .n_images = 2, .n_files = 3};
     snprintf(v.source, sizeof v.source, "main");
-    cr_assert_eq(biqa_ds_sha256_file(path, v.digests_sha256, NULL, &e), 0);
+    cr_assert_eq(biqa_sha256_file(path, v.digests_sha256, NULL, &e), 0);
     cr_assert_eq(biqa_ds_status_write(&p, &v, &e), 0, "%s", e.msg);
     cr_assert_eq(biqa_ds_status_read(&p, &st, &e), 0);
     cr_assert_eq(st.state, BIQA_DS_VERIFIED);
